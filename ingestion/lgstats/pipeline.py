@@ -1,0 +1,118 @@
+"""The three steps of every ingestion DAG: fetch → validate → load. Each is a transaction.
+
+Tasks pass snapshot paths between them (never data). A step that fails leaves what was there before:
+a failed fetch keeps the previous partition, a failed validation loads nothing, a failed load rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from lgstats import connectors, registry
+from lgstats.settings import get_settings
+from lgstats.snapshots import SIDECAR, Snapshot, SnapshotWriter
+
+log = logging.getLogger(__name__)
+MODES = ("replay", "live")
+
+
+class ReplayMissing(FileNotFoundError):
+    pass
+
+
+def _replay_into(writer: SnapshotWriter, folder: Path) -> dict[str, Any]:
+    """Copy a recorded snapshot (files + recorded sidecar) instead of calling the network."""
+    sidecar = folder / SIDECAR
+    if not sidecar.exists():
+        raise ReplayMissing(f"no replay data for {writer.source}/{writer.dataset}: {sidecar} is missing. "
+                            f"Run in live mode, or record a snapshot into {folder}.")
+    recorded = json.loads(sidecar.read_text(encoding="utf-8"))
+    for rec in recorded["files"]:
+        extra = {k: v for k, v in rec.items() if k not in ("file", "url", "retrieved_at", "md5", "bytes")}
+        writer.add(rec["file"], (folder / rec["file"]).read_bytes(), url=rec.get("url"),
+                   retrieved_at=rec.get("retrieved_at"), **extra)
+    origin = {k: v for k, v in recorded.items() if k != "files"}
+    origin["replayed_from"] = str(folder)
+    return origin
+
+
+def fetch(source_name: str, dataset_name: str, dt: str, mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    src = registry.source(source_name)
+    ds = src.dataset(dataset_name)
+    settings = get_settings()
+    with SnapshotWriter(settings.snapshots, src.name, ds.name, dt) as writer:
+        if mode == "replay":
+            origin = _replay_into(writer, settings.replay_dir / src.name / ds.name)
+        else:
+            origin = connectors.get(src.connector).fetch(src, ds, writer)
+            origin.update(licence=src.licence, licence_url=src.licence_url, synthetic=False)
+        snapshot = writer.commit(mode=mode, **origin)
+    log.info("snapshot %s: %s files, %s bytes, md5 %s", snapshot.id, snapshot.origin["pages"],
+             snapshot.origin["bytes"], snapshot.origin["md5"])
+    return str(snapshot.path)
+
+
+def _parts(snapshot_path: str):
+    snapshot = Snapshot.open(Path(snapshot_path))
+    src = registry.source(snapshot.origin["source"])
+    ds = src.dataset(snapshot.origin["dataset"])
+    return snapshot, src, ds, connectors.get(src.connector)
+
+
+def validate(snapshot_path: str) -> dict[str, Any]:
+    """Run the dataset's GX suite on the parsed snapshot; raise ValidationFailed on any failure."""
+    from lgstats.validation import Failure, ValidationFailed, ValidationOutcome, run_suite, write_report
+
+    snapshot, src, ds, conn_mod = _parts(snapshot_path)
+    settings = get_settings()
+    report_dir = settings.reports / "validation" / snapshot.id
+    try:
+        frame = conn_mod.validation_frame(conn_mod.parse(snapshot))
+    except ValueError as exc:  # PageError and friends: the file itself is broken
+        outcome = ValidationOutcome(ds.suite, False, 1, [Failure("snapshot files parse as the source's format",
+                                                                 None, None, observed=str(exc))])
+    else:
+        outcome = run_suite(frame, ds.suite, conn_mod.suite_parameters(src, ds, snapshot))
+    write_report(outcome, report_dir, snapshot.id)
+    _record_validation(snapshot.id, outcome)
+    if not outcome.success:
+        raise ValidationFailed(outcome.message(snapshot.id, snapshot.path), outcome)
+    return {"snapshot_id": snapshot.id, "suite": ds.suite, "evaluated": outcome.evaluated,
+            "report": str(outcome.report_path)}
+
+
+def _record_validation(snapshot_id: str, outcome) -> None:
+    from lgstats import warehouse
+    from lgstats.schema import bootstrap
+
+    with warehouse.connect() as conn:
+        bootstrap(conn)
+        conn.execute(
+            "insert into ops.validations (snapshot_id, suite, success, evaluated, failed, failures, report_path)"
+            " values (%s, %s, %s, %s, %s, %s, %s)",
+            (snapshot_id, outcome.suite, outcome.success, outcome.evaluated, len(outcome.failures),
+             json.dumps([f.__dict__ for f in outcome.failures], default=str), str(outcome.report_path)),
+        )
+
+
+def load(snapshot_path: str) -> dict[str, Any]:
+    from lgstats import warehouse
+    from lgstats.loading import load_snapshot
+
+    snapshot, src, ds, conn_mod = _parts(snapshot_path)
+    with warehouse.connect() as conn:
+        result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.COLUMNS, conn_mod.parse(snapshot))
+    log.info("%s: %s %s rows into %s in %.2f s", result.snapshot_id, result.status, result.rows,
+             result.raw_table, result.seconds)
+    return result.__dict__
+
+
+def discard_partition(snapshot_path: str) -> None:
+    """For operators: remove a partition by hand (never called by the pipeline)."""
+    shutil.rmtree(snapshot_path)

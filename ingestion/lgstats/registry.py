@@ -1,0 +1,105 @@
+"""The source registry: one YAML file per source in ``ingestion/sources/``.
+
+Adding a dataset from a supported source is configuration: a new entry here and its GX suite.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from lgstats.settings import PROJECT_DIR
+
+REGISTRY_DIR = PROJECT_DIR / "ingestion" / "sources"
+SEEDS_DIR = PROJECT_DIR / "dbt" / "seeds"
+
+
+class HttpPolicy(BaseModel):
+    timeout_seconds: float = 60
+    max_total_seconds: float = 600
+    retries: int = 6
+    backoff_factor: float = 0.5
+
+
+class Series(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: str
+    name: str
+    indicator: str | None = None
+    unit: str | None = None
+    city_level: bool = False
+
+
+class Dataset(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    endpoint: str
+    suite: str
+    raw_table: str
+    page_size: int = 1000
+    series: list[Series] = Field(default_factory=list)
+    areas: list[str] = Field(default_factory=list)
+    areas_from_seed: str | None = None
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+
+    def area_codes(self) -> list[str]:
+        """Area codes as the API wants them: unpadded strings."""
+        codes = list(self.areas)
+        if self.areas_from_seed:
+            with open(SEEDS_DIR / f"{self.areas_from_seed}.csv", newline="", encoding="utf-8") as fh:
+                codes += [row["m49_code"] for row in csv.DictReader(fh)]
+        return [str(int(c)) if c.isdigit() else c for c in codes]
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    title: str
+    connector: str
+    owner: str
+    base_url: str
+    licence: str
+    licence_url: str | None = None
+    expected_refresh_days: int
+    http: HttpPolicy = Field(default_factory=HttpPolicy)
+    datasets: list[Dataset]
+
+    @property
+    def base_url_env(self) -> str:
+        return f"LGSTATS_{self.name.upper()}_BASE_URL"
+
+    def effective_base_url(self) -> str:
+        return (os.environ.get(self.base_url_env) or self.base_url).rstrip("/")
+
+    def dataset(self, name: str) -> Dataset:
+        for ds in self.datasets:
+            if ds.name == name:
+                return ds
+        raise KeyError(f"source {self.name!r} has no dataset {name!r}; known: {[d.name for d in self.datasets]}")
+
+
+@cache
+def _load(path: Path) -> Source:
+    with open(path, encoding="utf-8") as fh:
+        return Source.model_validate(yaml.safe_load(fh))
+
+
+def sources(registry_dir: Path = REGISTRY_DIR) -> dict[str, Source]:
+    out = {}
+    for path in sorted(registry_dir.glob("*.yml")):
+        src = _load(path)
+        out[src.name] = src
+    return out
+
+
+def source(name: str) -> Source:
+    known = sources()
+    if name not in known:
+        raise KeyError(f"unknown source {name!r}; the registry in {REGISTRY_DIR} has {sorted(known)}")
+    return known[name]

@@ -1,0 +1,133 @@
+"""The snapshot store: what a source returned, byte for byte, in Hive-style ``dt=`` partitions.
+
+``<root>/<source>/<dataset>/dt=<logical date>/`` holds the files and an ``_origin.json`` sidecar
+(producer, URLs, retrieved_at, licence, md5, bytes, pages). A partition is written to a temporary
+folder and swapped in whole, so a fetch that fails half-way leaves the previous partition untouched,
+and a re-run of the same logical date replaces its own partition and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SIDECAR = "_origin.json"
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def snapshot_id(source: str, dataset: str, dt: str) -> str:
+    return f"{source}/{dataset}/dt={dt}"
+
+
+@dataclass
+class Snapshot:
+    """A committed partition and its sidecar."""
+
+    path: Path
+    origin: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.origin["snapshot_id"]
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.path / f["file"] for f in self.origin["files"]]
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.origin.get("synthetic"))
+
+    @classmethod
+    def open(cls, path: Path) -> Snapshot:
+        sidecar = path / SIDECAR
+        if not sidecar.exists():
+            raise FileNotFoundError(f"{path} is not a snapshot: {SIDECAR} is missing")
+        return cls(path, json.loads(sidecar.read_text(encoding="utf-8")))
+
+
+def partition_path(root: Path, source: str, dataset: str, dt: str) -> Path:
+    return Path(root) / source / dataset / f"dt={dt}"
+
+
+@dataclass
+class SnapshotWriter:
+    """Collects files for one partition; ``commit`` swaps them in with the sidecar."""
+
+    root: Path
+    source: str
+    dataset: str
+    dt: str
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.final = partition_path(self.root, self.source, self.dataset, self.dt)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = self.final.with_name(f".{self.final.name}.tmp-{os.getpid()}")
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir()
+        self.started_at = utcnow()
+
+    def add(self, name: str, data: bytes, *, url: str | None, retrieved_at: str | None = None, **extra) -> dict:
+        if "/" in name or name.startswith(".") or name == SIDECAR:
+            raise ValueError(f"unsafe snapshot file name {name!r}")
+        (self.staging / name).write_bytes(data)
+        record = {
+            "file": name,
+            "url": url,
+            "retrieved_at": retrieved_at or utcnow(),
+            "md5": hashlib.md5(data).hexdigest(),
+            "bytes": len(data),
+            **extra,
+        }
+        self.files.append(record)
+        return record
+
+    def discard(self, names: list[str]) -> None:
+        """Drop files already added (a series being refetched after its pages disagreed)."""
+        for name in names:
+            (self.staging / name).unlink(missing_ok=True)
+        self.files = [f for f in self.files if f["file"] not in set(names)]
+
+    def commit(self, **origin: Any) -> Snapshot:
+        total = hashlib.md5("".join(f["md5"] for f in self.files).encode()).hexdigest()
+        sidecar = {
+            "snapshot_id": snapshot_id(self.source, self.dataset, self.dt),
+            "source": self.source,
+            "dataset": self.dataset,
+            "dt": self.dt,
+            "retrieved_at": self.files[-1]["retrieved_at"] if self.files else utcnow(),
+            "fetch_started_at": self.started_at,
+            "fetch_finished_at": utcnow(),
+            "md5": total,
+            "bytes": sum(f["bytes"] for f in self.files),
+            "pages": len(self.files),
+            **origin,
+            "files": self.files,
+        }
+        (self.staging / SIDECAR).write_text(json.dumps(sidecar, indent=2, sort_keys=False), encoding="utf-8")
+        old = self.final.with_name(f".{self.final.name}.old-{os.getpid()}")
+        if self.final.exists():
+            os.replace(self.final, old)
+        os.replace(self.staging, self.final)
+        shutil.rmtree(old, ignore_errors=True)
+        return Snapshot.open(self.final)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()

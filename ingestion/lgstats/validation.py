@@ -1,0 +1,146 @@
+"""Great Expectations gate: the dataset's suite (``expectations/<suite>.json``) runs on the parsed snapshot.
+
+A failure raises :class:`ValidationFailed` (which fails the Airflow task) with a message naming the
+snapshot file, the row and the failed expectation, and writes a readable report next to the JSON result.
+GX is imported inside the functions: it costs seconds and must never load at DAG parse time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lgstats.settings import PROJECT_DIR
+
+SUITES_DIR = PROJECT_DIR / "expectations"
+log = logging.getLogger(__name__)
+
+
+class ValidationFailed(RuntimeError):
+    def __init__(self, message: str, outcome: ValidationOutcome | None = None):
+        super().__init__(message)
+        self.outcome = outcome
+
+
+@dataclass
+class Failure:
+    expectation: str
+    column: str | None
+    unexpected_count: int | None
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    observed: Any = None
+
+    def describe(self) -> str:
+        where = f" on column '{self.column}'" if self.column else ""
+        text = f"{self.expectation}{where} failed"
+        if self.unexpected_count is not None:
+            text += f": {self.unexpected_count} unexpected row(s)"
+        if self.observed is not None and self.unexpected_count is None:
+            text += f" (observed {self.observed})"
+        for ex in self.examples[:3]:
+            text += f"\n      - file {ex.get('source_file')} row {ex.get('row_number')}: value {ex.get('value')!r}"
+        return text
+
+
+@dataclass
+class ValidationOutcome:
+    suite: str
+    success: bool
+    evaluated: int
+    failures: list[Failure]
+    report_path: Path | None = None
+
+    def message(self, snapshot_id: str, snapshot_path: Path) -> str:
+        lines = [f"validation failed for snapshot {snapshot_id} ({snapshot_path}) with suite '{self.suite}':"]
+        lines += [f"  - {f.describe()}" for f in self.failures]
+        if self.report_path:
+            lines.append(f"  report: {self.report_path}")
+        lines.append("  The snapshot is kept for inspection; nothing from it was loaded.")
+        return "\n".join(lines)
+
+
+def load_suite_definition(name: str) -> dict:
+    path = SUITES_DIR / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no GX suite {name!r}: expected {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _quiet_gx() -> None:
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run_suite(df, suite_name: str, parameters: dict[str, Any]) -> ValidationOutcome:
+    """Validate a pandas DataFrame with the named suite, in an ephemeral GX context."""
+    import os
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    _quiet_gx()
+    import great_expectations as gx
+
+    definition = load_suite_definition(suite_name)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # bars flood task logs
+    batch_def = (
+        ctx.data_sources.add_pandas("snapshot")
+        .add_dataframe_asset("rows")
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name, expectations=definition["expectations"]))
+    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
+    index_cols = [c for c in ("source_file", "row_number") if c in df.columns]
+    result = vd.run(
+        batch_parameters={"dataframe": df},
+        expectation_parameters=parameters,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_cols,
+                       "partial_unexpected_count": 20},
+    )
+    failures = []
+    for r in result.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        res = r.result or {}
+        column = cfg.kwargs.get("column")
+        examples = []
+        for item in (res.get("unexpected_index_list") or [])[:10]:
+            if isinstance(item, dict):
+                value = item.get(column) if column else None
+                value = value.item() if hasattr(value, "item") else value  # numpy scalar -> Python
+                examples.append({"source_file": item.get("source_file"), "row_number": item.get("row_number"),
+                                 "value": value})
+        if not examples and res.get("partial_unexpected_list"):
+            examples = [{"value": v} for v in res["partial_unexpected_list"][:10]]
+        exc_info = r.exception_info or {}
+        observed = res.get("observed_value")
+        if exc_info.get("raised_exception"):
+            observed = exc_info.get("exception_message")
+        failures.append(Failure(cfg.type, column, res.get("unexpected_count"), examples, observed))
+    return ValidationOutcome(suite_name, bool(result.success), len(result.results), failures)
+
+
+def write_report(outcome: ValidationOutcome, directory: Path, snapshot_id: str, raw: dict | None = None) -> Path:
+    """A markdown report a person can read, plus the machine-readable JSON next to it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    status = "PASSED" if outcome.success else "FAILED"
+    lines = [f"# Validation {status}: {snapshot_id}", "", f"Suite: `{outcome.suite}` "
+             f"({outcome.evaluated} expectations, {len(outcome.failures)} failed)", ""]
+    for f in outcome.failures:
+        lines.append(f"- {f.describe()}")
+    if outcome.failures:
+        lines += ["", "Fix: correct the source (or the replay file) and re-run; the failed snapshot stays in the "
+                  "snapshot store for inspection and nothing from it reached `raw`."]
+    report = directory / "validation.md"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    payload = {"snapshot_id": snapshot_id, "suite": outcome.suite, "success": outcome.success,
+               "evaluated": outcome.evaluated,
+               "failures": [f.__dict__ for f in outcome.failures], **(raw or {})}
+    (directory / "validation.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    outcome.report_path = report
+    return report
