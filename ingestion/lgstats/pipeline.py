@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lgstats import connectors, registry
+from lgstats import connectors, registry, snapshots
 from lgstats.settings import get_settings
 from lgstats.snapshots import SIDECAR, Snapshot, SnapshotWriter
 
@@ -52,7 +52,7 @@ def fetch(source_name: str, dataset_name: str, dt: str, mode: str) -> str:
         else:
             origin = connectors.get(src.connector).fetch(src, ds, writer)
             origin.update(licence=src.licence, licence_url=src.licence_url, synthetic=False)
-        snapshot = writer.commit(mode=mode, **origin)
+        snapshot = writer.commit(mode=mode, source_title=src.title, **origin)
     log.info("snapshot %s: %s files, %s bytes, md5 %s", snapshot.id, snapshot.origin["pages"],
              snapshot.origin["bytes"], snapshot.origin["md5"])
     return str(snapshot.path)
@@ -82,7 +82,11 @@ def validate(snapshot_path: str) -> dict[str, Any]:
     write_report(outcome, report_dir, snapshot.id)
     _record_validation(snapshot.id, outcome)
     if not outcome.success:
-        raise ValidationFailed(outcome.message(snapshot.id, snapshot.path), outcome)
+        kept = snapshots.reject(snapshot.path)
+        message = outcome.message(snapshot.id, kept)
+        if snapshot.origin.get("replayed_from"):
+            message += f"\n  The files were replayed from {snapshot.origin['replayed_from']}: fix them there."
+        raise ValidationFailed(message, outcome)
     return {"snapshot_id": snapshot.id, "suite": ds.suite, "evaluated": outcome.evaluated,
             "report": str(outcome.report_path)}
 
@@ -108,6 +112,7 @@ def load(snapshot_path: str) -> dict[str, Any]:
     snapshot, src, ds, conn_mod = _parts(snapshot_path)
     with warehouse.connect() as conn:
         result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.COLUMNS, conn_mod.parse(snapshot))
+    snapshots.finalise(snapshot.path)
     log.info("%s: %s %s rows into %s in %.2f s", result.snapshot_id, result.status, result.rows,
              result.raw_table, result.seconds)
     return result.__dict__

@@ -89,3 +89,18 @@ class Settings(BaseModel):
 def get_settings() -> Settings:
     """Fresh settings each call: tests and the CLI change the environment between runs."""
     return Settings()
+
+
+def export_warehouse_env(settings: Settings | None = None) -> dict[str, str]:
+    """Put the warehouse connection where dbt's profile (env_var) and child processes find it."""
+    s = settings or get_settings()
+    env = {
+        "LGSTATS_PG_HOST": s.pg.host,
+        "LGSTATS_PG_PORT": str(s.pg.port),
+        "LGSTATS_PG_USER": s.pg.user,
+        "LGSTATS_PG_PASSWORD": s.pg.password,
+        "LGSTATS_PG_DBNAME": s.pg.dbname,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+    os.environ.update(env)
+    return env

@@ -115,11 +115,11 @@ class SnapshotWriter:
             "files": self.files,
         }
         (self.staging / SIDECAR).write_text(json.dumps(sidecar, indent=2, sort_keys=False), encoding="utf-8")
-        old = self.final.with_name(f".{self.final.name}.old-{os.getpid()}")
+        previous = previous_path(self.final)
         if self.final.exists():
-            os.replace(self.final, old)
+            shutil.rmtree(previous, ignore_errors=True)
+            os.replace(self.final, previous)  # kept until the new one is loaded, restored if it is rejected
         os.replace(self.staging, self.final)
-        shutil.rmtree(old, ignore_errors=True)
         return Snapshot.open(self.final)
 
     def abort(self) -> None:
@@ -131,3 +131,26 @@ class SnapshotWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def previous_path(partition: Path) -> Path:
+    return partition.with_name(f".{partition.name}.previous")
+
+
+def reject(partition: Path) -> Path:
+    """Move a partition that failed validation aside for inspection and put the previous one back."""
+    partition = Path(partition)
+    rel = partition.relative_to(partition.parents[2])
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = partition.parents[3] / "_rejected" / rel.parent / f"{partition.name}@{stamp}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(partition, target)
+    previous = previous_path(partition)
+    if previous.exists():
+        os.replace(previous, partition)
+    return target
+
+
+def finalise(partition: Path) -> None:
+    """The partition is loaded: the previous version of it is no longer needed."""
+    shutil.rmtree(previous_path(Path(partition)), ignore_errors=True)

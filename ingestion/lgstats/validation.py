@@ -54,11 +54,11 @@ class ValidationOutcome:
     report_path: Path | None = None
 
     def message(self, snapshot_id: str, snapshot_path: Path) -> str:
-        lines = [f"validation failed for snapshot {snapshot_id} ({snapshot_path}) with suite '{self.suite}':"]
+        lines = [f"validation failed for snapshot {snapshot_id} with suite '{self.suite}':"]
         lines += [f"  - {f.describe()}" for f in self.failures]
         if self.report_path:
             lines.append(f"  report: {self.report_path}")
-        lines.append("  The snapshot is kept for inspection; nothing from it was loaded.")
+        lines.append(f"  Nothing from it was loaded; the rejected snapshot is kept for inspection in {snapshot_path}.")
         return "\n".join(lines)
 
 

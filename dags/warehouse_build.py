@@ -1,0 +1,70 @@
+"""raw.* → staging → intermediate → marts, with dbt run by Cosmos from the pre-built manifest."""
+
+from datetime import datetime
+
+from airflow.sdk import DAG, AssetAny, chain, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+from lgstats.orchestration import RUNBOOK, all_raw_assets, default_args
+from lgstats.settings import PROJECT_DIR
+
+DBT_DIR = PROJECT_DIR / "dbt"
+LAYERS = {
+    "staging": ["path:seeds", "path:models/staging"],
+    "intermediate": ["path:models/intermediate"],
+    "marts": ["path:models/marts"],
+}
+
+DOC_MD = f"""
+### warehouse_build: raw → marts
+
+**Purpose.** Rebuild the warehouse from `raw.*` with dbt (Cosmos, one task group per layer: staging,
+intermediate, marts), running each model's data tests right after it. Marts are tables with enforced
+contracts; a failing test stops the layers after it.
+
+**Source.** The `raw` tables written by the `*_ingest` DAGs; scheduled on their Assets, so it runs after any load.
+
+**Owner.** data-eng. **Runbook:** `{RUNBOOK}`. dbt project: `dbt/`; manifest built by `dbt parse` at set-up.
+"""
+
+profile_config = ProfileConfig(profile_name="lgstats", target_name="warehouse",
+                               profiles_yml_filepath=DBT_DIR / "profiles.yml")
+project_config = ProjectConfig(dbt_project_path=DBT_DIR, manifest_path=DBT_DIR / "target" / "manifest.json",
+                               install_dbt_deps=False)
+execution_config = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER)
+
+with DAG(
+    dag_id="warehouse_build",
+    schedule=AssetAny(*all_raw_assets()),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["transform", "dbt"],
+    default_args=default_args("data-eng"),
+    doc_md=DOC_MD,
+) as dag:
+
+    @task
+    def prepare_warehouse() -> str:
+        """Schemas the pipeline owns exist before dbt reads its sources."""
+        from lgstats import warehouse
+        from lgstats.schema import bootstrap
+
+        with warehouse.connect() as conn:
+            bootstrap(conn)
+        return "ok"
+
+    groups = [
+        DbtTaskGroup(
+            group_id=layer,
+            project_config=project_config,
+            profile_config=profile_config,
+            execution_config=execution_config,
+            render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select,
+                                       test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False),
+            operator_args={"quiet": True},
+        )
+        for layer, select in LAYERS.items()
+    ]
+    chain(prepare_warehouse(), *groups)

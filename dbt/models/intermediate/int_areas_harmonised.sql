@@ -1,0 +1,30 @@
+with reference as (
+    select
+        m49_code as area_code,
+        area_name,
+        area_level,
+        nullif(parent_m49_code, '') as parent_area_code,
+        nullif(country_iso3, '') as country_iso3,
+        m49_code,
+        true as is_m49
+    from {{ ref('ref_m49_areas') }}
+),
+
+observed as (
+    select distinct on (area_code) area_code, area_name
+    from {{ ref('stg_un_sdg__series_data') }}
+    order by area_code, area_name
+)
+
+select * from reference
+union all
+select
+    o.area_code,
+    o.area_name,
+    'region' as area_level,
+    null::text as parent_area_code,
+    null::text as country_iso3,
+    case when o.area_code ~ '^[0-9]{3}$' and o.area_code::int < 900 then o.area_code end as m49_code,
+    not (o.area_code ~ '^[0-9]{3}$' and o.area_code::int < 900) as is_m49
+from observed as o
+where not exists (select 1 from reference as r where r.area_code = o.area_code)

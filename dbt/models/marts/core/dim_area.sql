@@ -1,0 +1,12 @@
+{{ config(contract={'enforced': true}) }}
+
+select
+    area_code::text as area_code,
+    area_name::text as area_name,
+    area_level::text as area_level,
+    parent_area_code::text as parent_area_code,
+    country_iso3::text as country_iso3,
+    m49_code::text as m49_code,
+    false as is_member,
+    not is_m49 as is_non_m49_grouping
+from {{ ref('int_areas_harmonised') }}

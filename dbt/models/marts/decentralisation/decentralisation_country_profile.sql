@@ -1,0 +1,36 @@
+{{ config(contract={'enforced': true}) }}
+
+-- Country × year. Columns whose source has not landed yet (OECD SNG-WOFI, World Bank) stay NULL.
+with national as (
+    select f.area_code, f.year, f.series_code, f.value, f.source_name
+    from {{ ref('fct_observation') }} as f
+    where f.series_code in ('SG_GOV_LOGV', 'SG_DSR_SILS')
+      and f.disaggregation = '_T'
+),
+
+pivoted as (
+    select
+        area_code,
+        year,
+        max(value) filter (where series_code = 'SG_GOV_LOGV') as local_governments_count,
+        max(value) filter (where series_code = 'SG_DSR_SILS') as local_drr_strategy_share_pct,
+        string_agg(distinct source_name, '; ') as source_names
+    from national
+    group by area_code, year
+)
+
+select
+    a.country_iso3::text as country_iso3,
+    p.area_code::text as area_code,
+    p.year::integer as year,
+    p.local_governments_count::integer as local_governments_count,
+    p.local_drr_strategy_share_pct::numeric as local_drr_strategy_share_pct,
+    null::numeric as sng_expenditure_pct_gdp,
+    null::numeric as sng_expenditure_pct_general_government,
+    null::numeric as sng_revenue_pct_gdp,
+    null::numeric as urban_population_pct,
+    null::numeric as gdp_per_capita_usd,
+    p.source_names::text as source_names
+from pivoted as p
+inner join {{ ref('dim_area') }} as a using (area_code)
+where a.area_level = 'country'

@@ -1,0 +1,21 @@
+select
+    snapshot_id,
+    source,
+    dataset,
+    dt,
+    coalesce(origin ->> 'source_title', producer) as source_title,
+    coalesce(origin ->> 'source_title', producer)
+        || case when synthetic then ' (synthetic: not real statistics)' else '' end as source_name,
+    producer,
+    base_url,
+    origin ->> 'mode' as fetch_mode,
+    licence,
+    licence_url,
+    synthetic,
+    retrieved_at,
+    md5,
+    bytes,
+    pages,
+    sidecar_path,
+    loaded_at
+from {{ source('lgstats', 'snapshot_origins') }}

@@ -1,0 +1,234 @@
+"""The ``lgstats`` command line (contract in docs: tests and operators rely on it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, harmless
+
+from lgstats import registry, warehouse  # noqa: E402
+from lgstats.settings import PROJECT_DIR, get_settings  # noqa: E402
+
+RUN_LOCK_KEY = 724_171_001  # pg advisory lock: one `lgstats run` at a time per warehouse
+_TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
+
+
+def _print(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- warehouse
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    s = get_settings()
+    if args.action == "start":
+        url = warehouse.start(s)
+        _print(f"warehouse running: {s.pg.safe_url if s.external_warehouse else url}")
+    elif args.action == "stop":
+        if s.external_warehouse:
+            _print("LGSTATS_WAREHOUSE_URL is set: the external server is not ours to stop")
+        else:
+            _print("warehouse stopped" if warehouse.stop(s) else "warehouse was not running")
+    elif args.action == "status":
+        st = warehouse.status(s)
+        kind = "embedded" if st.embedded else "external"
+        _print(f"{kind} warehouse: {st.detail}\nurl: {st.url}" + (f"\ndata: {st.pgdata}" if st.pgdata else ""))
+        return 0 if st.running else 1
+    elif args.action == "url":
+        _print(s.pg.url)
+    return 0
+
+
+# ---------------------------------------------------------------- run
+def _ingest_dags() -> dict[str, str]:
+    """Registry sources that have an ingest DAG file."""
+    return {name: f"{name}_ingest" for name in registry.sources()
+            if (PROJECT_DIR / "dags" / f"{name}_ingest.py").exists()}
+
+
+def _run_dag(dag_id: str, logical_date: str, conf: dict, run_dir: Path, env: dict) -> dict:
+    log_path = run_dir / f"{dag_id}.log"
+    result_path = run_dir / f"{dag_id}.json"
+    cmd = [sys.executable, "-m", "lgstats.dagrun", dag_id, "--logical-date", logical_date,
+           "--conf", json.dumps(conf), "--result", str(result_path)]
+    t0 = time.monotonic()
+    with open(log_path, "w", encoding="utf-8") as log_fh:
+        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
+        seen = 0
+        with open(log_path, encoding="utf-8", errors="replace") as reader:
+            while True:
+                done = proc.poll() is not None
+                for line in reader.readlines():
+                    m = _TASK_START.search(line)
+                    if m:
+                        seen += 1
+                        _print(f"    [{time.monotonic() - t0:6.1f}s] {m.group(1)}")
+                if done:
+                    break
+                time.sleep(0.5)
+    outcome = json.loads(result_path.read_text()) if result_path.exists() else {
+        "dag_id": dag_id, "state": "failed", "error": f"the DAG process exited with {proc.returncode}"}
+    outcome["seconds"] = round(time.monotonic() - t0, 1)
+    outcome["log"] = str(log_path)
+    return outcome
+
+
+def _mart_rows(s) -> dict[str, int]:
+    from psycopg import sql
+
+    with warehouse.connect(s) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' "
+            "and table_type = 'BASE TABLE' order by 1")]
+        return {t: conn.execute(sql.SQL("select count(*) from marts.{}").format(sql.Identifier(t))).fetchone()[0]
+                for t in tables}
+
+
+def _failures(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lgstats import runtime
+
+    s = get_settings()
+    available = _ingest_dags()
+    chosen = args.source or list(available)
+    unknown = [x for x in chosen if x not in available]
+    if unknown:
+        _print(f"error: unknown source(s) {unknown}; sources with an ingest DAG: {sorted(available)}")
+        return 2
+    logical_date = args.logical_date or datetime.now(UTC).date().isoformat()
+    _print(f"lgstats run: mode={args.mode} sources={','.join(chosen)} logical date={logical_date}")
+    started = time.monotonic()
+
+    _print("  warehouse ...")
+    warehouse.ensure_running(s)
+    env = {**os.environ, **runtime.airflow_env(s), "LGSTATS_MODE": args.mode}
+    # Interactive runs fail fast: the HTTP clients retry on their own; task retries are the scheduler's.
+    env.setdefault("LGSTATS_TASK_RETRIES", os.environ.get("LGSTATS_TASK_RETRIES", "0"))
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "LGSTATS"))})
+    _print("  airflow metadata ...")
+    runtime.ensure_airflow_db(s)
+    _print("  dbt manifest ...")
+    runtime.ensure_manifest()
+
+    lock_conn = warehouse.connect(s, autocommit=True)
+    if not lock_conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()[0]:
+        _print("error: another `lgstats run` is working on this warehouse; wait for it to finish and retry.")
+        return 3
+    try:
+        run_dir = s.home / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        env["LGSTATS_FAILURE_FILE"] = str(run_dir / "failures.jsonl")
+        outcomes = []
+        for dag_id in [available[x] for x in chosen] + ["warehouse_build"]:
+            if dag_id == "warehouse_build" and any(o["state"] != "success" for o in outcomes):
+                _print("  warehouse_build skipped: an ingestion failed, so raw and marts stay as they were")
+                break
+            _print(f"  ▶ {dag_id}")
+            outcome = _run_dag(dag_id, logical_date, {"mode": args.mode}, run_dir, env)
+            outcomes.append(outcome)
+            mark = "ok" if outcome["state"] == "success" else "FAILED"
+            _print(f"  {mark}: {dag_id} in {outcome['seconds']} s")
+        return _summary(s, outcomes, _failures(run_dir / "failures.jsonl"), run_dir, time.monotonic() - started)
+    finally:
+        lock_conn.close()
+
+
+def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, seconds: float) -> int:
+    ok = all(o["state"] == "success" for o in outcomes)
+    tasks = {f"{o['dag_id']}.{t}": st for o in outcomes for t, st in o.get("tasks", {}).items()}
+    checks = {k: v for k, v in tasks.items() if k.endswith(".test") or ".validate_" in k}
+    passed = sum(1 for v in checks.values() if v == "success")
+    failed = sum(1 for v in checks.values() if v in ("failed", "upstream_failed"))
+    _print("")
+    _print("=" * 72)
+    _print(f"lgstats run {'SUCCEEDED' if ok else 'FAILED'} in {seconds:.0f} s")
+    _print("-" * 72)
+    try:
+        rows = _mart_rows(s)
+    except Exception as exc:  # a summary must still print when the warehouse is the problem
+        rows = {}
+        _print(f"could not count mart rows: {exc}")
+    if rows:
+        _print("rows per mart:")
+        for table, n in rows.items():
+            _print(f"  marts.{table:<40} {n:>10,}")
+    _print(f"checks: {passed} passed, {failed} failed (GX validations and dbt tests)")
+    for o in outcomes:
+        bad = [t for t, st in o.get("tasks", {}).items() if st not in ("success", "skipped")]
+        if bad:
+            _print(f"  {o['dag_id']}: not successful: {', '.join(bad)}")
+        if o.get("error"):
+            _print(f"  {o['dag_id']}: {o['error']}")
+    for f in failures:
+        _print(f"failed task {f.get('dag_id')}.{f.get('task_id')}:")
+        for line in (f.get("error") or "").splitlines():
+            _print(f"    {line}")
+    _print("-" * 72)
+    _print(f"warehouse for BI tools and psql: {s.pg.safe_url}")
+    _print(f"logs of this run:               {run_dir}")
+    _print(f"validation reports:             {s.reports / 'validation'}")
+    _print("=" * 72)
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------- status
+def cmd_status(args: argparse.Namespace) -> int:
+    from lgstats.status import collect, render
+
+    s = get_settings()
+    warehouse.ensure_running(s)
+    report = collect(s)
+    if args.json:
+        _print(json.dumps(report, indent=2, default=str))
+    else:
+        _print(render(report))
+    return 0 if report["healthy"] else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lgstats", description="Warehouse of regional local-government statistics.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    w = sub.add_parser("warehouse", help="the embedded PostgreSQL (or the one LGSTATS_WAREHOUSE_URL names)")
+    w.add_argument("action", choices=["start", "stop", "status", "url"])
+    w.set_defaults(func=cmd_warehouse)
+
+    r = sub.add_parser("run", help="run the pipeline through its Airflow DAGs, then print a summary")
+    r.add_argument("--mode", choices=["replay", "live"], default="replay")
+    r.add_argument("--source", action="append", help="only this source (repeatable); default: all")
+    r.add_argument("--logical-date", help="YYYY-MM-DD partition to (re)build; default: today (UTC)")
+    r.set_defaults(func=cmd_run)
+
+    st = sub.add_parser("status", help="per source: last load, rows, freshness, open validation failures")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except warehouse.WarehouseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""What every lgstats DAG shares: default arguments, Assets, and the ingest-DAG builder.
+
+Kept light on purpose (the scheduler imports it on every parse): heavy libraries are imported inside
+the task functions.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Asset, Param, get_current_context, task
+
+from lgstats import registry
+from lgstats.alerts import notify_failure
+
+START = datetime(2026, 1, 1)
+RUNBOOK = "docs/operations.md"
+
+
+def default_args(owner: str) -> dict:
+    return {
+        "owner": owner,
+        "retries": int(os.environ.get("LGSTATS_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": notify_failure,
+    }
+
+
+def raw_asset(table: str) -> Asset:
+    return Asset(name=f"raw.{table}", uri=f"lgstats://warehouse/raw/{table}")
+
+
+def all_raw_assets() -> list[Asset]:
+    return [raw_asset(ds.raw_table) for src in registry.sources().values() for ds in src.datasets]
+
+
+def default_mode() -> str:
+    return os.environ.get("LGSTATS_MODE", "live")
+
+
+def logical_day() -> str:
+    """The partition date: the run's logical date, or when it was triggered (manual runs have none)."""
+    ctx = get_current_context()
+    when = ctx.get("logical_date") or ctx["dag_run"].run_after
+    return when.date().isoformat()
+
+
+def build_ingest_dag(source_name: str, schedule: str | None = "@weekly") -> DAG:
+    """fetch → validate → load for each dataset of a registry source, one Asset per raw table."""
+    src = registry.source(source_name)
+    doc_md = f"""
+### {src.name}_ingest: {src.title}
+
+**Purpose.** Fetch every dataset of `{src.name}` declared in `ingestion/sources/{src.name}.yml`, keep it as an
+immutable snapshot with an origin sidecar, validate it with its Great Expectations suite, and load it into `raw`.
+
+**Source.** {src.title}, `{src.base_url}` (override with `{src.base_url_env}`). Licence: {src.licence}.
+Expected refresh: every {src.expected_refresh_days} days.
+
+**Owner.** {src.owner}. **Runbook:** `{RUNBOOK}` (failed fetch, failed validation, late source, backfill).
+
+**Params.** `mode`: `live` calls the API; `replay` copies the recorded snapshot from `data/replay/`.
+"""
+    with DAG(
+        dag_id=f"{src.name}_ingest",
+        schedule=schedule,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["ingest", src.name],
+        default_args=default_args(src.owner),
+        params={"mode": Param(default_mode(), enum=["live", "replay"], description="live API or recorded replay")},
+        doc_md=doc_md,
+    ) as dag:
+        for ds in src.datasets:
+
+            @task(task_id=f"fetch_{ds.name}")
+            def fetch(dataset: str = ds.name) -> str:
+                from lgstats import pipeline
+
+                mode = get_current_context()["params"]["mode"]
+                return pipeline.fetch(source_name, dataset, logical_day(), mode)
+
+            @task(task_id=f"validate_{ds.name}")
+            def validate(snapshot_path: str) -> str:
+                from lgstats import pipeline
+
+                pipeline.validate(snapshot_path)
+                return snapshot_path
+
+            @task(task_id=f"load_{ds.name}", outlets=[raw_asset(ds.raw_table)])
+            def load(snapshot_path: str) -> dict:
+                from lgstats import pipeline
+
+                return pipeline.load(snapshot_path)
+
+            load(validate(fetch()))
+    return dag

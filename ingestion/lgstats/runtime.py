@@ -1,0 +1,83 @@
+"""Set-up that commands do on first use: Airflow's home and metadata DB, the dbt manifest, env vars."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lgstats.settings import PROJECT_DIR, Settings, export_warehouse_env, get_settings
+
+DBT_DIR = PROJECT_DIR / "dbt"
+MANIFEST = DBT_DIR / "target" / "manifest.json"
+
+
+def airflow_env(settings: Settings | None = None) -> dict[str, str]:
+    s = settings or get_settings()
+    env = {
+        "AIRFLOW_HOME": str(s.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
+        "AIRFLOW__API__HOST": os.environ.get("AIRFLOW__API__HOST", "127.0.0.1"),
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__COSMOS__USE_DATASET_AIRFLOW3_URI_STANDARD": "True",
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "lgstats",
+        "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+        "DO_NOT_TRACK": "1",
+        "SCARF_NO_ANALYTICS": "true",
+        "GX_ANALYTICS_ENABLED": "False",
+        "LGSTATS_HOME": str(s.home),
+    }
+    env.update(export_warehouse_env(s))
+    return env
+
+
+def apply_airflow_env(settings: Settings | None = None) -> dict[str, str]:
+    env = airflow_env(settings)
+    os.environ.update(env)
+    return env
+
+
+def ensure_airflow_db(settings: Settings | None = None) -> None:
+    """Migrate Airflow's SQLite metadata DB once per Airflow version (``dags test`` refuses otherwise)."""
+    import importlib.metadata
+
+    s = settings or get_settings()
+    version = importlib.metadata.version("apache-airflow-core")
+    marker = s.airflow_home / f".migrated-{version}"
+    if marker.exists():
+        return
+    s.airflow_home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **airflow_env(s)}
+    proc = subprocess.run([_bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    marker.write_text(version)
+
+
+def _inputs_newer_than(target: Path) -> bool:
+    if not target.exists():
+        return True
+    built = target.stat().st_mtime
+    watched = [DBT_DIR / "dbt_project.yml", DBT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests"):
+        watched += [p for p in (DBT_DIR / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in watched if p.exists())
+
+
+def ensure_manifest(force: bool = False) -> Path:
+    """Cosmos renders from ``dbt/target/manifest.json``: rebuild it with ``dbt parse`` when stale."""
+    if force or _inputs_newer_than(MANIFEST):
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+        proc = subprocess.run([_bin("dbt"), "parse", "--project-dir", str(DBT_DIR), "--profiles-dir",
+                               str(DBT_DIR), "--quiet"], env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return MANIFEST
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name

@@ -1,0 +1,65 @@
+"""``lgstats status``: per source, the last load, rows, freshness against the registry, open failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from psycopg import sql
+
+from lgstats import registry, warehouse
+from lgstats.schema import bootstrap
+
+
+def collect(settings) -> dict:
+    now = datetime.now(UTC)
+    out = {"generated_at": now.isoformat(timespec="seconds"), "sources": [], "healthy": True}
+    with warehouse.connect(settings) as conn:
+        bootstrap(conn)
+        for src in registry.sources().values():
+            for ds in src.datasets:
+                sid_prefix = f"{src.name}/{ds.name}/"
+                last = conn.execute(
+                    "select snapshot_id, loaded_at, (origin->>'fetch_finished_at')::timestamptz"
+                    " from raw.snapshot_origins where snapshot_id like %s order by dt desc, loaded_at desc limit 1",
+                    (sid_prefix + "%",)).fetchone()
+                last_load = conn.execute(
+                    "select max(finished_at) from ops.loads where snapshot_id like %s", (sid_prefix + "%",)
+                ).fetchone()[0]
+                open_failures = conn.execute(
+                    "select count(*) from ops.validations v where v.snapshot_id like %s and not v.success"
+                    " and v.validated_at > coalesce((select max(validated_at) from ops.validations w"
+                    "   where w.snapshot_id like %s and w.success), '-infinity')",
+                    (sid_prefix + "%", sid_prefix + "%")).fetchone()[0]
+                rows = None
+                if last:
+                    exists = conn.execute("select to_regclass(%s)", (f"raw.{ds.raw_table}",)).fetchone()[0]
+                    if exists:
+                        rows = conn.execute(sql.SQL("select count(*) from raw.{} where snapshot_id = %s").format(
+                            sql.Identifier(ds.raw_table)), (last[0],)).fetchone()[0]
+                fetched = last[2] if last else None
+                late = fetched is None or now - fetched > timedelta(days=src.expected_refresh_days)
+                entry = {
+                    "source": src.name, "dataset": ds.name,
+                    "last_snapshot": last[0] if last else None,
+                    "last_load": last_load, "last_success": last[1] if last else None,
+                    "rows": rows, "expected_refresh_days": src.expected_refresh_days,
+                    "freshness": "never loaded" if fetched is None else ("LATE" if late else "OK"),
+                    "open_validation_failures": open_failures,
+                }
+                out["sources"].append(entry)
+                if late or open_failures:
+                    out["healthy"] = False
+    return out
+
+
+def render(report: dict) -> str:
+    head = f"{'source/dataset':<28} {'last success':<20} {'rows':>9} {'freshness':<13} {'open failures':>13}"
+    lines = [head, "-" * len(head)]
+    for e in report["sources"]:
+        when = e["last_success"].strftime("%Y-%m-%d %H:%M") if e["last_success"] else "-"
+        rows = f"{e['rows']:,}" if e["rows"] is not None else "-"
+        lines.append(f"{e['source'] + '/' + e['dataset']:<28} {when:<20} {rows:>9} {e['freshness']:<13} "
+                     f"{e['open_validation_failures']:>13}")
+    lines.append("")
+    lines.append("healthy" if report["healthy"] else "attention needed: a source is late or has failed validations")
+    return "\n".join(lines)
