@@ -1,0 +1,52 @@
+# Two commands on a fresh machine with python3 and make: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+export UV_COMPILE_BYTECODE := 1
+export UV_LINK_MODE := copy
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/uv/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help setup run test test-fast lint bench clean distclean
+
+help:
+	@echo "make run    set everything up and run the whole pipeline end to end (replay data)"
+	@echo "make test   set everything up and run the test suite"
+	@echo "make lint   ruff on the Python code and DAGs"
+
+$(TOOLS)/uv/bin/uv:
+	@echo "installing uv $(UV_VERSION) into $(TOOLS)/uv"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS)/uv "uv==$(UV_VERSION)"
+
+$(BIN)/.synced: pyproject.toml uv.lock | $(if $(filter $(TOOLS)/%,$(UV)),$(UV))
+	$(UV) sync --frozen --compile-bytecode
+	@touch $@
+
+dbt/target/manifest.json: $(BIN)/.synced $(shell find dbt/models dbt/macros dbt/seeds -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
+	cd dbt && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	@touch $@
+
+setup: $(BIN)/.synced dbt/target/manifest.json
+
+run: setup
+	$(BIN)/lgstats run --mode replay
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not e2e"
+
+lint: setup
+	$(BIN)/ruff check ingestion dags tests
+
+clean:
+	rm -rf dbt/target dbt/logs .pytest_cache
+
+distclean: clean
+	-$(BIN)/lgstats warehouse stop
+	rm -rf $(VENV) $(TOOLS) .lgstats

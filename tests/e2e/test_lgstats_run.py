@@ -1,0 +1,126 @@
+"""End to end: ``lgstats run`` drives the Airflow DAGs from replay data or a live (local) API into the marts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from lgstats.settings import PROJECT_DIR
+from tests.conftest import REPLAY
+from tests.sdg_server import Fault, SdgServer
+
+pytestmark = pytest.mark.e2e
+MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_in_local_government",
+         "decentralisation_country_profile", "local_resilience"]
+
+
+def lgstats(*args: str, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("lgstats")
+    return subprocess.run([str(exe), *args], env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=timeout, cwd=PROJECT_DIR)
+
+
+def counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        out = {m: conn.execute(f"select count(*) from marts.{m}").fetchone()[0] for m in MARTS}
+        out["raw"] = conn.execute("select count(*) from raw.un_sdg__series_data").fetchone()[0]
+        return out
+
+
+@pytest.fixture(scope="module")
+def replay_run(tmp_path_factory, pg_admin_url):
+    from tests.conftest import _database_url
+
+    url = _database_url(pg_admin_url, f"lgstats_e2e_replay_{os.getpid()}")
+    env = {"LGSTATS_HOME": str(tmp_path_factory.mktemp("home")), "LGSTATS_WAREHOUSE_URL": url}
+    proc = lgstats("run", "--mode", "replay", env=env)
+    return env, url, proc
+
+
+def test_replay_run_succeeds_with_a_summary(replay_run):
+    env, url, proc = replay_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "lgstats run SUCCEEDED" in out
+    assert "rows per mart:" in out and "marts.fct_observation" in out
+    assert "checks:" in out and " 0 failed" in out
+    assert url.rsplit("/", 1)[-1] in out  # the warehouse URL for BI tools
+    assert all(n > 0 for n in counts(url).values()), counts(url)
+
+
+def test_mart_rows_trace_back_to_a_sidecar_with_url_time_licence_md5(replay_run):
+    _, url, _ = replay_run
+    with psycopg.connect(url) as conn:
+        snapshot_id, sidecar_path, md5 = conn.execute("""
+            select distinct f.snapshot_id, s.sidecar_path, s.md5
+            from marts.fct_observation f join marts.dim_snapshot s using (snapshot_id)""").fetchone()
+        synthetic_names = conn.execute(
+            "select count(*) from marts.fct_observation where source_name not like '%synthetic%'").fetchone()[0]
+    sidecar = json.loads(Path(sidecar_path).read_text())
+    assert sidecar["snapshot_id"] == snapshot_id and sidecar["md5"] == md5
+    assert sidecar["licence"] == "synthetic" and sidecar["synthetic"] is True
+    assert sidecar["retrieved_at"] and all(f["url"].startswith("https://unstats.un.org/SDGAPI/v1/sdg/Series/Data?")
+                                           for f in sidecar["files"])
+    assert synthetic_names == 0, "replay data is synthetic and must say so in source_name"
+
+
+def test_corrupted_replay_fails_naming_file_and_expectation_and_changes_nothing(replay_run, tmp_path):
+    env, url, first = replay_run
+    assert first.returncode == 0
+    before = counts(url)
+    bad = tmp_path / "replay"
+    shutil.copytree(REPLAY, bad)
+    page = bad / "un_sdg" / "series_data" / "SG_DSR_SILS__page-0001.json"
+    payload = json.loads(page.read_text())
+    payload["data"][3]["timePeriodStart"] = 1066.0
+    page.write_text(json.dumps(payload))
+    proc = lgstats("run", "--mode", "replay", env={**env, "LGSTATS_REPLAY_DIR": str(bad)})
+    assert proc.returncode != 0
+    assert "SG_DSR_SILS__page-0001.json" in proc.stdout and "row 4" in proc.stdout
+    assert "expect_column_values_to_be_between" in proc.stdout and "'year'" in proc.stdout
+    assert "warehouse_build skipped" in proc.stdout
+    assert counts(url) == before
+
+
+def test_live_run_survives_503_429_and_a_cut_page_and_is_idempotent(tmp_path, fresh_database, httpserver):
+    server = SdgServer(REPLAY / "un_sdg" / "series_data")
+    server.faults += [Fault("status", series="SG_GEN_LOCGELS", page=1, status=503),
+                      Fault("retry_after", series="SG_DSR_SILS", page=1),
+                      Fault("cut", series="EN_ATM_PM25", page=2)]
+    url = fresh_database()
+    env = {"LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": url,
+           "LGSTATS_UN_SDG_BASE_URL": server.install(httpserver)}
+    proc = lgstats("run", "--mode", "live", "--source", "un_sdg", env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert {k for _, _, k in server.log} >= {"status", "retry_after", "cut", "ok"}
+    served = [obs for body in server.pages.values() for obs in json.loads(body)["data"]]
+    first = counts(url)
+    assert first["raw"] == len(served)
+    with psycopg.connect(url) as conn:
+        women = dict(((a, y), v) for a, y, v in conn.execute(
+            "select area_code, year, women_seat_share_pct::text from marts.women_in_local_government"))
+        profile = dict(((a, y), (n, d)) for a, y, n, d in conn.execute(
+            "select area_code, year, local_governments_count, local_drr_strategy_share_pct::text"
+            " from marts.decentralisation_country_profile"))
+        resilience = dict(((a, y), v) for a, y, v in conn.execute(
+            "select area_code, year, local_drr_strategy_share_pct::text from marts.local_resilience"))
+        licence = conn.execute("select distinct licence from marts.dim_snapshot").fetchall()
+    assert licence == [(__import__("lgstats.registry").registry.source("un_sdg").licence,)]
+    for obs in served:
+        key = (obs["geoAreaCode"].zfill(3), int(obs["timePeriodStart"]))
+        if obs["series"] == "SG_GEN_LOCGELS":
+            assert women[key] == obs["value"]
+        elif obs["series"] == "SG_GOV_LOGV":
+            assert profile[key][0] == int(obs["value"])
+        elif obs["series"] == "SG_DSR_SILS":
+            assert profile[key][1] == obs["value"] and resilience[key] == obs["value"]
+    again = lgstats("run", "--mode", "live", "--source", "un_sdg", env=env)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert counts(url) == first

@@ -1,0 +1,27 @@
+"""``lgstats warehouse``: the embedded server starts on 127.0.0.1:<port>, reports, prints its URL, stops."""
+
+from __future__ import annotations
+
+import psycopg
+
+from tests.conftest import free_port
+from tests.e2e.test_lgstats_run import lgstats
+
+
+def test_embedded_warehouse_lifecycle(tmp_path):
+    port = free_port()
+    env = {"LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_PORT": str(port), "LGSTATS_WAREHOUSE_URL": ""}
+    try:
+        start = lgstats("warehouse", "start", env=env, timeout=120)
+        assert start.returncode == 0, start.stderr
+        url = lgstats("warehouse", "url", env=env).stdout.strip()
+        assert url == f"postgresql://postgres@127.0.0.1:{port}/lgstats"
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select inet_server_addr()::text").fetchone()[0].startswith("127.0.0.1")
+        assert lgstats("warehouse", "status", env=env).returncode == 0
+        assert lgstats("warehouse", "start", env=env).returncode == 0  # idempotent
+    finally:
+        stop = lgstats("warehouse", "stop", env=env)
+    assert stop.returncode == 0 and "stopped" in stop.stdout
+    status = lgstats("warehouse", "status", env=env)
+    assert status.returncode == 1 and "stopped" in status.stdout

@@ -1,0 +1,63 @@
+"""The snapshot store: partitions swap in whole, carry their origin, and can be rejected and restored."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from lgstats import snapshots
+from lgstats.snapshots import SnapshotWriter
+
+
+def _write(root, dt, payload: bytes, **origin):
+    with SnapshotWriter(root, "src", "ds", dt) as w:
+        w.add("a.json", payload, url="http://example/a")
+        return w.commit(licence="CC BY 4.0", **origin)
+
+
+def test_sidecar_names_url_time_licence_and_md5(tmp_path):
+    snap = _write(tmp_path, "2026-01-01", b'{"x": 1}')
+    sidecar = json.loads((snap.path / snapshots.SIDECAR).read_text())
+    assert snap.path == tmp_path / "src" / "ds" / "dt=2026-01-01"
+    assert sidecar["snapshot_id"] == "src/ds/dt=2026-01-01"
+    assert sidecar["licence"] == "CC BY 4.0"
+    assert sidecar["files"][0]["url"] == "http://example/a"
+    assert sidecar["files"][0]["md5"] == hashlib.md5(b'{"x": 1}').hexdigest()
+    assert sidecar["bytes"] == 8 and sidecar["pages"] == 1 and sidecar["retrieved_at"]
+
+
+def test_a_failed_fetch_leaves_the_previous_partition_untouched(tmp_path):
+    first = _write(tmp_path, "2026-01-01", b"old")
+    with pytest.raises(RuntimeError):
+        with SnapshotWriter(tmp_path, "src", "ds", "2026-01-01") as w:
+            w.add("a.json", b"half", url=None)
+            raise RuntimeError("network died")
+    assert (first.path / "a.json").read_bytes() == b"old"
+    assert [p.name for p in first.path.parent.iterdir()] == ["dt=2026-01-01"]
+
+
+def test_rerun_replaces_only_its_own_partition(tmp_path):
+    _write(tmp_path, "2026-01-01", b"day1")
+    _write(tmp_path, "2026-01-02", b"day2")
+    again = _write(tmp_path, "2026-01-02", b"day2-again")
+    snapshots.finalise(again.path)
+    assert (tmp_path / "src/ds/dt=2026-01-01/a.json").read_bytes() == b"day1"
+    assert (again.path / "a.json").read_bytes() == b"day2-again"
+    assert sorted(p.name for p in again.path.parent.iterdir()) == ["dt=2026-01-01", "dt=2026-01-02"]
+
+
+def test_reject_keeps_the_bad_partition_aside_and_restores_the_previous(tmp_path):
+    _write(tmp_path, "2026-01-01", b"good")
+    bad = _write(tmp_path, "2026-01-01", b"bad")
+    kept = snapshots.reject(bad.path)
+    assert (kept / "a.json").read_bytes() == b"bad"
+    assert "_rejected" in kept.parts
+    assert (tmp_path / "src/ds/dt=2026-01-01/a.json").read_bytes() == b"good"
+
+
+@pytest.mark.parametrize("name", ["../evil", ".hidden", "_origin.json", "a/b"])
+def test_unsafe_file_names_are_refused(tmp_path, name):
+    with SnapshotWriter(tmp_path, "src", "ds", "2026-01-01") as w, pytest.raises(ValueError):
+        w.add(name, b"x", url=None)
