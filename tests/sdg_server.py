@@ -37,7 +37,22 @@ class SdgServer:
 
     def install(self, httpserver) -> str:
         httpserver.expect_request("/v1/sdg/Series/Data").respond_with_handler(self.handle)
+        for path, folder in (("/v1/sdg/Series/List", "series_list"), ("/v1/sdg/GeoArea/List", "geoarea_list")):
+            body = (self.replay_dir.parent / folder / f"{folder}.json").read_bytes()
+            httpserver.expect_request(path).respond_with_handler(self._list_handler(path, body))
         return httpserver.url_for("/").rstrip("/")
+
+    def _list_handler(self, path: str, body: bytes):
+        def handle(request: Request) -> Response:
+            for fault in self.faults:
+                if fault.series == path and fault.times > 0:
+                    fault.times -= 1
+                    self.log.append((path, 1, fault.kind))
+                    return self._fault(fault, body)
+            self.log.append((path, 1, "ok"))
+            return Response(body, content_type="application/json")
+
+        return handle
 
     def body(self, series: str, page: int) -> bytes | None:
         found = self.pages.get((series, page))

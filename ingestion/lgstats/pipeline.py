@@ -73,7 +73,7 @@ def validate(snapshot_path: str) -> dict[str, Any]:
     settings = get_settings()
     report_dir = settings.reports / "validation" / snapshot.id
     try:
-        frame = conn_mod.validation_frame(conn_mod.parse(snapshot))
+        frame = conn_mod.validation_frame(conn_mod.parse(snapshot, ds), ds)
     except ValueError as exc:  # PageError and friends: the file itself is broken
         outcome = ValidationOutcome(ds.suite, False, 1, [Failure("snapshot files parse as the source's format",
                                                                  None, None, observed=str(exc))])
@@ -111,7 +111,7 @@ def load(snapshot_path: str) -> dict[str, Any]:
 
     snapshot, src, ds, conn_mod = _parts(snapshot_path)
     with warehouse.connect() as conn:
-        result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.COLUMNS, conn_mod.parse(snapshot))
+        result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.columns(ds), conn_mod.parse(snapshot, ds))
     snapshots.finalise(snapshot.path)
     log.info("%s: %s %s rows into %s in %.2f s", result.snapshot_id, result.status, result.rows,
              result.raw_table, result.seconds)

@@ -31,14 +31,23 @@ class Series(BaseModel):
     model_config = ConfigDict(extra="allow")
     code: str
     name: str
-    indicator: str | None = None
+    indicators: list[str] = Field(default_factory=list)
     unit: str | None = None
     city_level: bool = False
+
+    @property
+    def goals(self) -> list[str]:
+        return [i.split(".")[0] for i in self.indicators]
+
+    @property
+    def targets(self) -> list[str]:
+        return [".".join(i.split(".")[:2]) for i in self.indicators]
 
 
 class Dataset(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str
+    kind: str | None = None
     endpoint: str
     suite: str
     raw_table: str

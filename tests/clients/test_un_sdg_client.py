@@ -100,3 +100,27 @@ def test_total_time_is_bounded(tmp_path, sdg):
     src, ds = _source(series=("SG_GEN_LOCGELS",), timeout_seconds=1, max_total_seconds=3)
     with pytest.raises(FetchError, match="gave up|failed after"):
         _fetch(tmp_path, src, ds)
+
+
+@pytest.mark.parametrize("dataset,first_key", [("series_list", "series_code"), ("geoarea_list", "geo_area_code")])
+def test_list_endpoints_are_fetched_whole_and_parsed(tmp_path, sdg, dataset, first_key):
+    src = registry.source("un_sdg")
+    ds = src.dataset(dataset)
+    sdg.faults.append(Fault("status", series=f"/{ds.endpoint}", status=502))
+    src = src.model_copy(update={"http": HttpPolicy(timeout_seconds=2, max_total_seconds=30, retries=3,
+                                                    backoff_factor=0.05)})
+    snap = _fetch(tmp_path, src, ds)
+    rows = list(un_sdg.parse(snap, ds))
+    assert len(rows) == snap.origin["files"][0]["rows"] > 0
+    assert all(r[first_key] for r in rows)
+    assert [k for p, _, k in sdg.log if p == f"/{ds.endpoint}"] == ["status", "ok"]
+
+
+def test_a_list_that_is_not_an_array_is_refused(tmp_path, httpserver, monkeypatch):
+    httpserver.expect_request("/v1/sdg/Series/List").respond_with_json({"message": "moved"})
+    monkeypatch.setenv("LGSTATS_UN_SDG_BASE_URL", httpserver.url_for("/").rstrip("/"))
+    src = registry.source("un_sdg")
+    src = src.model_copy(update={"http": HttpPolicy(timeout_seconds=2, max_total_seconds=5, retries=1,
+                                                    backoff_factor=0.01)})
+    with pytest.raises(FetchError, match="expected a JSON array"):
+        _fetch(tmp_path, src, src.dataset("series_list"))

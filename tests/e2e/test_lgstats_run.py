@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from lgstats import registry
 from lgstats.settings import PROJECT_DIR
 from tests.conftest import REPLAY
 from tests.sdg_server import Fault, SdgServer
@@ -100,6 +101,7 @@ def test_live_run_survives_503_429_and_a_cut_page_and_is_idempotent(tmp_path, fr
     proc = lgstats("run", "--mode", "live", "--source", "un_sdg", env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert {k for _, _, k in server.log} >= {"status", "retry_after", "cut", "ok"}
+    assert {"/v1/sdg/Series/List", "/v1/sdg/GeoArea/List"} <= {p for p, _, _ in server.log}
     served = [obs for body in server.pages.values() for obs in json.loads(body)["data"]]
     first = counts(url)
     assert first["raw"] == len(served)
@@ -111,8 +113,9 @@ def test_live_run_survives_503_429_and_a_cut_page_and_is_idempotent(tmp_path, fr
             " from marts.decentralisation_country_profile"))
         resilience = dict(((a, y), v) for a, y, v in conn.execute(
             "select area_code, year, local_drr_strategy_share_pct::text from marts.local_resilience"))
-        licence = conn.execute("select distinct licence from marts.dim_snapshot").fetchall()
-    assert licence == [(__import__("lgstats.registry").registry.source("un_sdg").licence,)]
+        licences = {r[0] for r in conn.execute("select licence from marts.dim_snapshot")}
+        synthetic = conn.execute("select count(*) from marts.dim_snapshot where synthetic").fetchone()[0]
+    assert licences == {registry.source("un_sdg").licence} and synthetic == 0  # live data is never labelled synthetic
     for obs in served:
         key = (obs["geoAreaCode"].zfill(3), int(obs["timePeriodStart"]))
         if obs["series"] == "SG_GEN_LOCGELS":

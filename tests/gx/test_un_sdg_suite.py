@@ -77,3 +77,26 @@ def test_duplicated_observation_fails_the_natural_key(good):
     doubled = pd.concat([frame, frame.iloc[[0]]], ignore_index=True)
     outcome = run_suite(doubled, "un_sdg__series_data", {**params, "expected_rows": len(doubled)})
     assert [f.expectation for f in outcome.failures] == ["expect_compound_columns_to_be_unique"]
+
+
+def _list_frame(dataset: str):
+    src = registry.source("un_sdg")
+    ds = src.dataset(dataset)
+    snap = Snapshot.open(Path(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay")))
+    return un_sdg.validation_frame(un_sdg.parse(snap, ds), ds), un_sdg.suite_parameters(src, ds, snap), ds.suite
+
+
+def test_series_list_passes_and_fails_when_a_registry_series_disappears(good):
+    frame, params, suite = _list_frame("series_list")
+    assert run_suite(frame, suite, params).success
+    outcome = run_suite(frame[frame.series_code != "SG_GEN_LOCGELS"], suite, params)
+    assert [f.expectation for f in outcome.failures] == ["expect_column_distinct_values_to_contain_set"]
+
+
+def test_geoarea_list_passes_and_fails_on_a_duplicated_code(good):
+    import pandas as pd
+
+    frame, params, suite = _list_frame("geoarea_list")
+    assert run_suite(frame, suite, params).success
+    outcome = run_suite(pd.concat([frame, frame.iloc[[5]]], ignore_index=True), suite, params)
+    assert [f.expectation for f in outcome.failures] == ["expect_column_values_to_be_unique"]

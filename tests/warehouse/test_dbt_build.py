@@ -13,7 +13,8 @@ from lgstats.settings import export_warehouse_env
 
 
 def test_dbt_build_passes_and_marts_trace_to_their_sidecar(warehouse_url):
-    pipeline.load(pipeline.fetch("un_sdg", "series_data", "2026-11-28", "replay"))
+    for dataset in ("geoarea_list", "series_list", "series_data"):
+        pipeline.load(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay"))
     env = {**os.environ, **export_warehouse_env()}
     proc = subprocess.run([_bin("dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
                            "--target-path", "target-test"], env=env, capture_output=True, text=True)

@@ -40,7 +40,7 @@ def test_a_changed_snapshot_of_the_same_date_replaces_its_rows(warehouse_url, tm
     with warehouse.connect() as conn:  # same snapshot id, new content: delete + insert in one transaction
         snap.origin["md5"] = "0" * 32
         rows = list(un_sdg.parse(snap))[:10]
-        load_snapshot(conn, snap, "un_sdg__series_data", un_sdg.COLUMNS, rows)
+        load_snapshot(conn, snap, "un_sdg__series_data", un_sdg.SERIES_DATA_COLUMNS, rows)
     assert _count(warehouse_url, "select count(*) from raw.un_sdg__series_data") == 10
     assert n > 10
 
@@ -56,7 +56,7 @@ def test_a_load_that_fails_mid_copy_leaves_nothing(warehouse_url):
             yield row
 
     with warehouse.connect() as conn, pytest.raises(RuntimeError):
-        load_snapshot(conn, snap, "un_sdg__series_data", un_sdg.COLUMNS, rows_then_crash())
+        load_snapshot(conn, snap, "un_sdg__series_data", un_sdg.SERIES_DATA_COLUMNS, rows_then_crash())
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("select to_regclass('raw.un_sdg__series_data')").fetchone()[0] is None
         assert conn.execute("select count(*) from raw.snapshot_origins").fetchone()[0] == 0

@@ -11,9 +11,10 @@ with reference as (
 ),
 
 observed as (
-    select distinct on (area_code) area_code, area_name
-    from {{ ref('stg_un_sdg__series_data') }}
-    order by area_code, area_name
+    select distinct on (o.area_code) o.area_code, coalesce(g.area_name, o.area_name) as area_name
+    from {{ ref('stg_un_sdg__series_data') }} as o
+    left join {{ ref('stg_un_sdg__geoarea_list') }} as g using (area_code)
+    order by o.area_code, o.area_name
 )
 
 select * from reference

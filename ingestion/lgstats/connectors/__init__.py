@@ -1,4 +1,10 @@
-"""Connectors: one module per protocol, each with ``fetch`` (live), ``parse`` and ``COLUMNS``."""
+"""Connectors: one module per protocol. Each offers, for a registry dataset:
+
+- ``fetch(source, dataset, writer)``: live requests into a snapshot writer; returns sidecar fields;
+- ``parse(snapshot, dataset)``: rows for the raw table, streamed;
+- ``columns(dataset)``: the raw table's columns, in COPY order;
+- ``validation_frame(rows, dataset)`` and ``suite_parameters(source, dataset, snapshot)`` for the GX gate.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""UN SDG API v1 ``Series/Data``: paged JSON, kept as fetched, parsed with the API's real quirks.
+"""UN SDG API v1: ``Series/Data`` (paged JSON), ``Series/List`` and ``GeoArea/List``, kept as fetched,
+parsed with the API's real quirks. A dataset's ``kind`` in the registry says which endpoint it is.
 
 Quirks (sources.md §1.4-1.5): ``value`` is a string ("N", "<2.5", "NaN" are not numbers),
 ``timePeriodStart`` is a float year, ``geoAreaCode`` an unpadded string that is not always M49,
@@ -19,7 +20,7 @@ from lgstats.registry import Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 # name, PostgreSQL type: the raw table, in COPY order.
-COLUMNS: list[tuple[str, str]] = [
+SERIES_DATA_COLUMNS: list[tuple[str, str]] = [
     ("snapshot_id", "text not null"),
     ("source_file", "text not null"),
     ("row_number", "integer not null"),
@@ -50,6 +51,28 @@ COLUMNS: list[tuple[str, str]] = [
     ("lower_bound", "text"),
     ("base_period", "text"),
 ]
+
+SERIES_LIST_COLUMNS: list[tuple[str, str]] = [
+    ("snapshot_id", "text not null"),
+    ("source_file", "text not null"),
+    ("row_number", "integer not null"),
+    ("series_code", "text"),
+    ("series_description", "text"),
+    ("goal", "jsonb"),
+    ("target", "jsonb"),
+    ("indicator", "jsonb"),
+    ("release", "text"),
+    ("uri", "text"),
+]
+GEOAREA_LIST_COLUMNS: list[tuple[str, str]] = [
+    ("snapshot_id", "text not null"),
+    ("source_file", "text not null"),
+    ("row_number", "integer not null"),
+    ("geo_area_code", "text"),
+    ("area_code", "text"),
+    ("geo_area_name", "text"),
+]
+KINDS = ("series_data", "series_list", "geoarea_list")
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 MAX_RESTARTS = 3
@@ -105,8 +128,15 @@ def check_envelope(payload: Any, where: str) -> dict:
     return payload
 
 
-def _get_page(session: requests.Session, url: str, params: list, policy, deadline: Deadline) -> tuple:
-    """One page, retried on what urllib3 cannot see: cut bodies, timeouts, invalid JSON."""
+def check_list(payload: Any, where: str) -> list:
+    if not isinstance(payload, list):
+        raise PageError(f"{where}: expected a JSON array, got {type(payload).__name__}")
+    return payload
+
+
+def _get_page(session: requests.Session, url: str, params: list, policy, deadline: Deadline,
+              check=check_envelope) -> tuple:
+    """One response, retried on what urllib3 cannot see: cut bodies, timeouts, invalid JSON."""
     last = None
     for attempt in range(1, PAGE_ATTEMPTS + 1):
         deadline.check(url)
@@ -118,7 +148,7 @@ def _get_page(session: requests.Session, url: str, params: list, policy, deadlin
                     break  # a client error will not heal by retrying
             else:
                 body = resp.content
-                payload = check_envelope(json.loads(body), resp.url)
+                payload = check(json.loads(body), resp.url)
                 return body, payload, resp.url
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
                 requests.exceptions.Timeout) as exc:
@@ -129,16 +159,32 @@ def _get_page(session: requests.Session, url: str, params: list, policy, deadlin
             last = str(exc)
         backoff_sleep(attempt, policy, deadline)
     query = "&".join(f"{k}={v}" for k, v in params if k in ("seriesCode", "page", "pageSize"))
-    raise FetchError(f"GET {url}?{query} failed after {attempt} attempts: {last}")
+    raise FetchError(f"GET {url}{'?' + query if query else ''} failed after {attempt} attempts: {last}")
+
+
+def kind(dataset: Dataset) -> str:
+    k = getattr(dataset, "kind", None) or "series_data"
+    if k not in KINDS:
+        raise ValueError(f"un_sdg dataset {dataset.name!r}: kind must be one of {KINDS}, got {k!r}")
+    return k
+
+
+def columns(dataset: Dataset) -> list[tuple[str, str]]:
+    return {"series_data": SERIES_DATA_COLUMNS, "series_list": SERIES_LIST_COLUMNS,
+            "geoarea_list": GEOAREA_LIST_COLUMNS}[kind(dataset)]
 
 
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
-    """Fetch every page of every registry series into ``writer``; returns origin fields for the sidecar."""
+    """Fetch the dataset into ``writer``; returns origin fields for the sidecar."""
     base = source.effective_base_url()
     url = f"{base}/{dataset.endpoint}"
-    areas = dataset.area_codes()
     session = make_session(source.http)
     deadline = Deadline(source.http.max_total_seconds)
+    if kind(dataset) != "series_data":
+        body, payload, final_url = _get_page(session, url, [], source.http, deadline, check=check_list)
+        writer.add(f"{kind(dataset)}.json", body, url=final_url, rows=len(payload), total_elements=len(payload))
+        return {"producer": source.title, "base_url": base, "endpoint": dataset.endpoint, "query": {}}
+    areas = dataset.area_codes()
     for series in dataset.series:
         for _restart in range(MAX_RESTARTS + 1):
             expected = None
@@ -171,22 +217,54 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
             "query": {"series": [s.code for s in dataset.series], "areas": areas, "pageSize": dataset.page_size}}
 
 
-def iter_pages(snapshot: Snapshot) -> Iterator[tuple[str, dict]]:
+def iter_pages(snapshot: Snapshot, check=check_envelope) -> Iterator[tuple[str, Any]]:
     for record in snapshot.origin["files"]:
         path = snapshot.path / record["file"]
         try:
             payload = json.loads(path.read_bytes())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PageError(f"{path}: not valid JSON ({exc}). Re-fetch the snapshot or restore the file.") from exc
-        yield record["file"], check_envelope(payload, str(path))
+        yield record["file"], check(payload, str(path))
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def parse(snapshot: Snapshot) -> Iterator[dict]:
-    """Rows for ``raw.un_sdg__series_data``, one per observation, streamed page by page."""
+def parse(snapshot: Snapshot, dataset: Dataset | None = None) -> Iterator[dict]:
+    """Rows for the dataset's raw table, streamed file by file."""
+    k = kind(dataset) if dataset is not None else "series_data"
+    if k == "series_list":
+        return _parse_series_list(snapshot)
+    if k == "geoarea_list":
+        return _parse_geoarea_list(snapshot)
+    return _parse_series_data(snapshot)
+
+
+def _parse_series_list(snapshot: Snapshot) -> Iterator[dict]:
+    for name, payload in iter_pages(snapshot, check_list):
+        for i, item in enumerate(payload, start=1):
+            if not isinstance(item, dict):
+                raise PageError(f"{snapshot.path / name}: item {i - 1} is not an object")
+            yield {"snapshot_id": snapshot.id, "source_file": name, "row_number": i,
+                   "series_code": _text(item.get("code")), "series_description": _text(item.get("description")),
+                   "goal": json.dumps(item.get("goal")), "target": json.dumps(item.get("target")),
+                   "indicator": json.dumps(item.get("indicator")), "release": _text(item.get("release")),
+                   "uri": _text(item.get("uri"))}
+
+
+def _parse_geoarea_list(snapshot: Snapshot) -> Iterator[dict]:
+    for name, payload in iter_pages(snapshot, check_list):
+        for i, item in enumerate(payload, start=1):
+            if not isinstance(item, dict):
+                raise PageError(f"{snapshot.path / name}: item {i - 1} is not an object")
+            yield {"snapshot_id": snapshot.id, "source_file": name, "row_number": i,
+                   "geo_area_code": _text(item.get("geoAreaCode")), "area_code": pad_area(item.get("geoAreaCode")),
+                   "geo_area_name": _text(item.get("geoAreaName"))}
+
+
+def _parse_series_data(snapshot: Snapshot) -> Iterator[dict]:
+    """One row per observation, streamed page by page."""
     for name, payload in iter_pages(snapshot):
         for i, obs in enumerate(payload["data"], start=1):
             if not isinstance(obs, dict):
@@ -236,6 +314,9 @@ def expected_rows(snapshot: Snapshot) -> int:
 
 
 def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> dict[str, Any]:
+    if kind(dataset) != "series_data":
+        return {"registry_series": [s.code for s in source.dataset("series_data").series]
+                if kind(dataset) == "series_list" else [], "min_rows": dataset.thresholds.get("min_rows", 1)}
     return {
         "registry_series": [s.code for s in dataset.series],
         "expected_rows": expected_rows(snapshot),
@@ -244,10 +325,12 @@ def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> di
     }
 
 
-def validation_frame(rows):
+def validation_frame(rows, dataset: Dataset | None = None):
     """The parsed rows as a DataFrame with the derived columns the suite checks."""
     import pandas as pd
 
-    df = pd.DataFrame(list(rows), columns=[n for n, _ in COLUMNS])
-    df["value_float"] = pd.to_numeric(df["value_num"], errors="coerce")
+    cols = columns(dataset) if dataset is not None else SERIES_DATA_COLUMNS
+    df = pd.DataFrame(list(rows), columns=[n for n, _ in cols])
+    if "value_num" in df:
+        df["value_float"] = pd.to_numeric(df["value_num"], errors="coerce")
     return df

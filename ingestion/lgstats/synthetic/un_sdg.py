@@ -47,9 +47,9 @@ def _rng(*parts: object) -> random.Random:
 
 def _obs(series, area_code, area_name, year, value, value_type="Float", nature="C", units=None, dims=None):
     return {
-        "goal": [series.indicator.split(".")[0]] if series.indicator else [],
-        "target": [".".join(series.indicator.split(".")[:2])] if series.indicator else [],
-        "indicator": [series.indicator] if series.indicator else [],
+        "goal": series.goals,
+        "target": series.targets,
+        "indicator": series.indicators,
         "series": series.code,
         "seriesDescription": series.name,
         "seriesCount": "0",
@@ -116,6 +116,50 @@ def observations(dataset: Dataset, areas: list[tuple[str, str, str]], scale: int
     return by_series
 
 
+def _write_single(src: Source, dataset: Dataset, out: Path, payload: list, origin: dict) -> Path:
+    target = out / src.name / dataset.name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    name = f"{dataset.kind}.json"
+    (target / name).write_bytes(body)
+    files = [{"file": name, "url": f"{src.base_url}/{dataset.endpoint}", "retrieved_at": origin.pop("recorded_at"),
+              "md5": hashlib.md5(body).hexdigest(), "bytes": len(body), "rows": len(payload),
+              "total_elements": len(payload)}]
+    full = {"base_url": src.base_url, "endpoint": dataset.endpoint, **origin, "files": files}
+    (target / "_origin.json").write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def write_series_list(src: Source, dataset: Dataset, out: Path) -> Path:
+    """Series/List for the registry's series: assembled from the registry, so labelled synthetic."""
+    series = src.dataset("series_data").series
+    payload = [{"goal": s.goals, "target": s.targets, "indicator": s.indicators, "release": "SYNTHETIC",
+                "code": s.code, "description": s.name, "uri": f"/v1/sdg/Series/{s.code}"} for s in series]
+    return _write_single(src, dataset, out, payload, {
+        "producer": f"{src.title} (Series/List assembled from the registry; synthetic)",
+        "licence": SYNTHETIC_LICENCE, "licence_url": None, "synthetic": True, "recorded_at": RECORDED_AT,
+        "note": "Codes and indicators from ingestion/sources/un_sdg.yml; release 'SYNTHETIC'.",
+        "generator": "lgstats.synthetic.un_sdg"})
+
+
+def write_geoarea_list(src: Source, dataset: Dataset, out: Path, csv_path: Path) -> Path:
+    """GeoArea/List rebuilt from a real saved copy (open-numbers, 2020): real codes and names."""
+    import csv
+
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        payload = [{"geoAreaCode": r["geo_area"], "geoAreaName": r["name"]} for r in csv.DictReader(fh)]
+    return _write_single(src, dataset, out, payload, {
+        "producer": f"{src.title} (GeoArea/List, 2020, from a public saved copy)",
+        "licence": src.licence, "licence_url": src.licence_url, "synthetic": False,
+        "recorded_at": "2020-08-09T00:00:00+00:00",
+        "note": ("Rows of GET /v1/sdg/GeoArea/List as saved by open-numbers/ddf--unstats--sdg_indicators "
+                 "(ddf--entities--geo_area.csv @1bfae158, last changed 2020-08-09); that ETL renamed "
+                 "geoAreaCode,geoAreaName to geo_area,name and sorted the rows, which is undone only for the "
+                 "names. Values are real; the JSON body itself is reconstructed."),
+        "generator": "lgstats.synthetic.un_sdg (reconstruction, not generation)"})
+
+
 def write_replay(src: Source, dataset: Dataset, out: Path, page_size: int = 100, scale: int = 1) -> Path:
     """Write pages and a recorded ``_origin.json`` under ``out/<source>/<dataset>/``."""
     import csv
@@ -158,10 +202,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "data" / "replay")
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--scale", type=int, default=1, help="repeat city rows to grow the data")
+    parser.add_argument("--geoarea-csv", type=Path,
+                        default=PROJECT_DIR.parent / "shared/reference/samples/sdg_geoarea_list_2020_openNumbers.csv",
+                        help="saved GeoArea/List rows (geo_area,name); skipped when absent")
     args = parser.parse_args(argv)
     src = source("un_sdg")
     for ds in src.datasets:
-        print(write_replay(src, ds, args.out, args.page_size, args.scale))
+        if ds.kind == "series_list":
+            print(write_series_list(src, ds, args.out))
+        elif ds.kind == "geoarea_list":
+            if args.geoarea_csv.exists():
+                print(write_geoarea_list(src, ds, args.out, args.geoarea_csv))
+        else:
+            print(write_replay(src, ds, args.out, args.page_size, args.scale))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 {{ config(contract={'enforced': true}) }}
 
-with ranked as (
+-- The SDG catalogue (Series/List) and every series seen in the observations, with the unit it is most
+-- often reported in.
+with observed as (
     select
         series_code,
         series_description,
@@ -13,17 +15,34 @@ with ranked as (
         row_number() over (partition by series_code order by count(*) desc, unit) as rn
     from {{ ref('stg_un_sdg__series_data') }}
     group by series_code, series_description, sdg_goal, sdg_target, sdg_indicator, sdg_indicators, unit, snapshot_id
+),
+
+catalogue as (
+    select * from {{ ref('stg_un_sdg__series_list') }}
+),
+
+combined as (
+    select
+        coalesce(c.series_code, o.series_code) as series_code,
+        coalesce(c.series_description, o.series_description) as series_name,
+        coalesce(c.sdg_goal, o.sdg_goal) as sdg_goal,
+        coalesce(c.sdg_target, o.sdg_target) as sdg_target,
+        coalesce(c.sdg_indicator, o.sdg_indicator) as sdg_indicator,
+        coalesce(c.sdg_indicators, o.sdg_indicators) as sdg_indicators,
+        o.unit,
+        coalesce(o.snapshot_id, c.snapshot_id) as snapshot_id
+    from catalogue as c
+    full outer join (select * from observed where rn = 1) as o using (series_code)
 )
 
 select
-    r.series_code::text as series_code,
-    r.series_description::text as series_name,
-    r.sdg_goal::text as sdg_goal,
-    r.sdg_target::text as sdg_target,
-    r.sdg_indicator::text as sdg_indicator,
-    (select string_agg(i, ', ') from jsonb_array_elements_text(r.sdg_indicators) as i)::text as sdg_indicators,
-    r.unit::text as unit,
+    x.series_code::text as series_code,
+    x.series_name::text as series_name,
+    x.sdg_goal::text as sdg_goal,
+    x.sdg_target::text as sdg_target,
+    x.sdg_indicator::text as sdg_indicator,
+    (select string_agg(i, ', ') from jsonb_array_elements_text(x.sdg_indicators) as i)::text as sdg_indicators,
+    x.unit::text as unit,
     s.source_name::text as source_name
-from ranked as r
+from combined as x
 inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
-where r.rn = 1
