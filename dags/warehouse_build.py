@@ -20,8 +20,10 @@ DOC_MD = f"""
 ### warehouse_build: raw → marts
 
 **Purpose.** Rebuild the warehouse from `raw.*` with dbt (Cosmos, one task group per layer: staging,
-intermediate, marts), running each model's data tests right after it. Marts are tables with enforced
-contracts; a failing test stops the layers after it.
+intermediate, marts), running each model's data tests right after it. Between intermediate and marts the
+publish gates (`expectations/publish_gates.yml`: deleted rows per series, vanished series, golden values)
+compare the new build with the published marts; a failing gate or test stops the layers after it, so the
+marts keep their last good rows.
 
 **Source.** The `raw` tables written by the `*_ingest` DAGs; scheduled on their Assets, so it runs after any load.
 
@@ -55,6 +57,15 @@ with DAG(
             bootstrap(conn)
         return "ok"
 
+    @task
+    def publish_gates() -> dict:
+        """Compare the new intermediate layer with the published marts before replacing them."""
+        from lgstats import gates, warehouse
+
+        with warehouse.connect() as conn:
+            report = gates.enforce(conn)
+        return {"passed": report.passed, "findings": report.findings, "checked": report.checked}
+
     groups = [
         DbtTaskGroup(
             group_id=layer,
@@ -67,4 +78,5 @@ with DAG(
         )
         for layer, select in LAYERS.items()
     ]
-    chain(prepare_warehouse(), *groups)
+    staging, intermediate, marts = groups
+    chain(prepare_warehouse(), staging, intermediate, publish_gates(), marts)

@@ -127,3 +127,40 @@ def test_live_run_survives_503_429_and_a_cut_page_and_is_idempotent(tmp_path, fr
     again = lgstats("run", "--mode", "live", "--source", "un_sdg", env=env)
     assert again.returncode == 0, again.stdout[-3000:]
     assert counts(url) == first
+
+
+def test_a_build_that_drops_half_a_series_is_stopped_by_the_gate_and_marts_keep_their_rows(replay_run, tmp_path):
+    env, url, first = replay_run
+    assert first.returncode == 0
+    before = counts(url)
+    with psycopg.connect(url) as conn:
+        pm25_before = conn.execute(
+            "select count(*) from marts.fct_observation where series_code = 'EN_ATM_PM25'").fetchone()[0]
+    halved = tmp_path / "replay"
+    shutil.copytree(REPLAY, halved)
+    folder = halved / "un_sdg" / "series_data"
+    origin = json.loads((folder / "_origin.json").read_text())
+    pages = [f for f in origin["files"] if f["series"] == "EN_ATM_PM25"]
+    total = sum(f["rows"] for f in pages)
+    kept = 0
+    for f in pages:  # keep every other observation; the envelope stays self-consistent, so GX passes
+        payload = json.loads((folder / f["file"]).read_text())
+        payload["data"] = payload["data"][::2]
+        kept += len(payload["data"])
+        (folder / f["file"]).write_text(json.dumps(payload))
+    for f in pages:
+        payload = json.loads((folder / f["file"]).read_text())
+        payload["totalElements"] = kept
+        (folder / f["file"]).write_text(json.dumps(payload))
+        f["total_elements"] = kept
+    (folder / "_origin.json").write_text(json.dumps(origin))
+    proc = lgstats("run", "--mode", "replay", env={**env, "LGSTATS_REPLAY_DIR": str(halved)})
+    assert proc.returncode != 0
+    assert "publish gates failed" in proc.stdout and "EN_ATM_PM25" in proc.stdout, proc.stdout[-3000:]
+    after = counts(url)
+    assert after["raw"] == before["raw"] - (total - kept)  # the new input was loaded ...
+    assert {k: v for k, v in after.items() if k != "raw"} == {k: v for k, v in before.items() if k != "raw"}
+    with psycopg.connect(url) as conn:  # ... but the marts kept their previous rows
+        assert conn.execute(
+            "select count(*) from marts.fct_observation where series_code = 'EN_ATM_PM25'").fetchone()[0] == pm25_before
+        assert conn.execute("select passed from ops.publish_gates order by gate_run_id desc limit 1").fetchone()[0] is False

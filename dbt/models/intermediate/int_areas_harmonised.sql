@@ -26,6 +26,6 @@ select
     null::text as parent_area_code,
     null::text as country_iso3,
     case when o.area_code ~ '^[0-9]{3}$' and o.area_code::int < 900 then o.area_code end as m49_code,
-    not (o.area_code ~ '^[0-9]{3}$' and o.area_code::int < 900) as is_m49
+    coalesce(o.area_code ~ '^[0-9]{3}$' and o.area_code::int < 900, false) as is_m49
 from observed as o
 where not exists (select 1 from reference as r where r.area_code = o.area_code)

@@ -11,6 +11,8 @@ select
     o.unit,
     o.nature,
     s.source_name,
-    o.snapshot_id
+    o.snapshot_id,
+    s.source || '/' || s.dataset as source_dataset,
+    s.loaded_at
 from {{ ref('stg_un_sdg__series_data') }} as o
 inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)

@@ -1,4 +1,13 @@
-{{ config(contract={'enforced': true}) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='source_dataset',
+    on_schema_change='fail',
+    contract={'enforced': true},
+) }}
+
+-- Incremental by source dataset: a newly loaded snapshot replaces the rows of its own dataset and touches
+-- no other; when nothing new was loaded, the build inserts nothing.
 
 select
     md5(concat_ws('|', series_code, area_code, year, period, disaggregation, reporting_type, unit))::text
@@ -15,5 +24,13 @@ select
     unit::text as unit,
     nature::text as nature,
     source_name::text as source_name,
-    snapshot_id::text as snapshot_id
-from {{ ref('int_observations_unioned') }}
+    snapshot_id::text as snapshot_id,
+    source_dataset::text as source_dataset,
+    loaded_at::timestamptz as loaded_at
+from {{ ref('int_observations_unioned') }} as o
+{% if is_incremental() %}
+where not exists (
+    select 1 from {{ this }} as t
+    where t.snapshot_id = o.snapshot_id and t.loaded_at = o.loaded_at
+)
+{% endif %}

@@ -1,0 +1,64 @@
+{{ config(contract={'enforced': true}) }}
+
+-- Area × series summary of the headline observations: the total ("_T") where the series has one, or
+-- its only category (e.g. Sex=FEMALE for SG_GEN_LOCGELS). City-level breakdowns stay in fct_observation.
+with numeric as (
+    select series_code, area_code, disaggregation, year, value, source_name
+    from {{ ref('fct_observation') }}
+    where value is not null
+),
+
+headline as (
+    select
+        series_code,
+        area_code,
+        case
+            when bool_or(disaggregation = '_T') then '_T'
+            when count(distinct disaggregation) = 1 then min(disaggregation)
+        end as disaggregation
+    from numeric
+    group by series_code, area_code
+),
+
+series as (
+    select n.*
+    from numeric as n
+    inner join headline as h using (series_code, area_code, disaggregation)
+),
+
+yearly as (  -- one value per year: several reporting types are averaged, never summed
+    select series_code, area_code, disaggregation, year,
+           case when count(*) = 1 then min(value) else avg(value) end as value,
+           string_agg(distinct source_name, '; ') as source_names
+    from series
+    group by series_code, area_code, disaggregation, year
+),
+
+ends as (
+    select
+        series_code,
+        area_code,
+        disaggregation,
+        min(year) as first_year,
+        max(year) as latest_year,
+        count(*) as observations,
+        (array_agg(value order by year))[1] as first_value,
+        (array_agg(value order by year desc))[1] as latest_value,
+        string_agg(distinct source_names, '; ') as source_names
+    from yearly
+    group by series_code, area_code, disaggregation
+)
+
+select
+    area_code::text as area_code,
+    series_code::text as series_code,
+    disaggregation::text as disaggregation,
+    first_year::integer as first_year,
+    latest_year::integer as latest_year,
+    latest_value::numeric as latest_value,
+    case when latest_year > first_year
+        then trim_scale(round((latest_value - first_value) / (latest_year - first_year), 6))
+    end::numeric as change_per_year,
+    observations::integer as observations,
+    source_names::text as source_names
+from ends

@@ -1,0 +1,115 @@
+"""Publish gates: compare the freshly built intermediate layer with the published marts before the marts
+are rebuilt. A failing gate stops ``warehouse_build`` ahead of the marts layer, so analysts keep the last
+good marts. Rules live in ``expectations/publish_gates.yml``; golden values in ``golden_values.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from lgstats.settings import PROJECT_DIR
+
+CONFIG = PROJECT_DIR / "expectations" / "publish_gates.yml"
+NEW = "intermediate.int_observations_unioned"
+OLD = "marts.fct_observation"
+KEY = "md5(concat_ws('|', series_code, area_code, year, period, disaggregation, reporting_type, unit))"
+
+
+class GateFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class GateReport:
+    passed: bool = True
+    findings: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, message: str) -> None:
+        self.passed = False
+        self.findings.append(message)
+
+
+def _exists(conn: psycopg.Connection, relation: str) -> bool:
+    return conn.execute("select to_regclass(%s)", (relation,)).fetchone()[0] is not None
+
+
+def deleted_share(conn: psycopg.Connection, report: GateReport, max_share: float, min_rows: int) -> None:
+    rows = conn.execute(f"""
+        with old as (select series_code as series, {KEY} as k from {OLD}),
+             new as (select distinct {KEY} as k from {NEW})
+        select old.series, count(*) as before, count(*) filter (where new.k is null) as gone
+        from old left join new on new.k = old.k
+        group by old.series""").fetchall()
+    report.checked["series_compared"] = len(rows)
+    for series, before, gone in rows:
+        if gone == before:
+            report.fail(f"vanished series: {series} had {before} rows in the marts and has none in this build")
+        elif before >= min_rows and gone / before > max_share:
+            report.fail(f"deleted rows: {series} lost {gone} of {before} rows ({gone / before:.0%} > "
+                        f"{max_share:.0%} allowed)")
+
+
+def golden_values(conn: psycopg.Connection, report: GateReport, path: Path) -> None:
+    synthetic = {r[0]: r[1] for r in conn.execute(
+        "select distinct on (series_code) series_code, source_name like '%%synthetic%%' from " + NEW)}
+    with open(path, newline="", encoding="utf-8") as fh:
+        golden = list(csv.DictReader(fh))
+    checked = 0
+    for g in golden:
+        if g["series_code"] not in synthetic:
+            continue
+        if (g["applies_to"] == "synthetic") != synthetic[g["series_code"]]:
+            continue  # golden values of the synthetic replay data say nothing about real data, and vice versa
+        checked += 1
+        found = conn.execute(
+            f"select value from {NEW} where series_code = %s and area_code = %s and year = %s"
+            " and disaggregation = %s", (g["series_code"], g["area_code"], int(g["year"]), g["disaggregation"])
+        ).fetchall()
+        where = f"{g['series_code']} {g['area_code']} {g['year']} {g['disaggregation']}"
+        if not found:
+            report.fail(f"golden value missing: {where} (expected {g['expected_value']})")
+        elif found[0][0] is None or abs(float(found[0][0]) - float(g["expected_value"])) > float(g["tolerance"]):
+            report.fail(f"golden value changed: {where} is {found[0][0]}, expected {g['expected_value']} "
+                        f"± {g['tolerance']}")
+    report.checked["golden_values"] = checked
+
+
+def run(conn: psycopg.Connection, config_path: Path = CONFIG) -> GateReport:
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    report = GateReport()
+    if not _exists(conn, NEW):
+        report.fail(f"{NEW} does not exist: the intermediate layer was not built")
+        return report
+    if _exists(conn, OLD):  # the very first build has nothing to compare with
+        deleted_share(conn, report, float(config["max_deleted_share"]), int(config["min_previous_rows"]))
+    golden_values(conn, report, config_path.parent / config["golden_values"])
+    return report
+
+
+def record(conn: psycopg.Connection, report: GateReport, mode: str) -> None:
+    conn.execute("""create table if not exists ops.publish_gates (
+        gate_run_id bigserial primary key, checked_at timestamptz not null default now(),
+        passed boolean not null, mode text not null, findings jsonb, checked jsonb)""")
+    conn.execute("insert into ops.publish_gates (passed, mode, findings, checked) values (%s, %s, %s, %s)",
+                 (report.passed, mode, json.dumps(report.findings), json.dumps(report.checked)))
+
+
+def enforce(conn: psycopg.Connection) -> GateReport:
+    """Run, record, and raise GateFailed unless LGSTATS_PUBLISH_GATES=warn."""
+    mode = os.environ.get("LGSTATS_PUBLISH_GATES", "enforce")
+    report = run(conn)
+    record(conn, report, mode)
+    conn.commit()
+    if not report.passed and mode != "warn":
+        raise GateFailed("publish gates failed; the marts keep their previous rows:\n"
+                         + "\n".join(f"  - {f}" for f in report.findings)
+                         + "\n  If the change is intended, re-run with LGSTATS_PUBLISH_GATES=warn (docs/operations.md).")
+    return report

@@ -1,0 +1,110 @@
+"""The analyst contract on a built warehouse: roles, comments, gates, incremental builds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import psycopg
+import pytest
+
+from lgstats import gates, pipeline
+from lgstats.runtime import DBT_DIR, _bin
+from lgstats.settings import export_warehouse_env
+
+MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_in_local_government",
+         "decentralisation_country_profile", "local_resilience", "sdg_localisation"]
+
+
+def dbt(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **export_warehouse_env()}
+    return subprocess.run([_bin("dbt"), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                           "--target-path", "target-test"], env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def built(pg_admin_url, tmp_path_factory):
+    from tests.conftest import _database_url
+
+    mp = pytest.MonkeyPatch()
+    url = _database_url(pg_admin_url, f"lgstats_marts_{os.getpid()}")
+    mp.setenv("LGSTATS_WAREHOUSE_URL", url)
+    mp.setenv("LGSTATS_HOME", str(tmp_path_factory.mktemp("home")))
+    for dataset in ("geoarea_list", "series_list", "series_data"):
+        pipeline.load(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay"))
+    proc = dbt("build")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    yield url
+    mp.undo()
+
+
+def as_role(url: str, role: str) -> psycopg.Connection:
+    return psycopg.connect(url.replace("postgresql://postgres", f"postgresql://{role}", 1), autocommit=True)
+
+
+@pytest.mark.parametrize("mart", MARTS)
+def test_bi_role_reads_every_mart(built, mart):
+    with as_role(built, "lgstats_bi") as conn:
+        assert conn.execute(f"select count(*) from marts.{mart}").fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("sql", ["select * from raw.un_sdg__series_data limit 1",
+                                 "select * from staging.stg_un_sdg__series_data limit 1",
+                                 "select * from ops.loads limit 1",
+                                 "select * from raw.snapshot_origins limit 1"])
+def test_bi_role_cannot_read_outside_marts(built, sql):
+    with as_role(built, "lgstats_bi") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql)
+
+
+@pytest.mark.parametrize("sql", ["delete from marts.fct_observation", "create table marts.x (i int)",
+                                 "create table public.x (i int)", "update marts.dim_area set area_name = 'x'"])
+def test_bi_role_cannot_write_anywhere(built, sql):
+    with as_role(built, "lgstats_bi") as conn, pytest.raises(
+            (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)):
+        conn.execute(sql)
+
+
+def test_analyst_reads_marts_staging_and_ops_but_not_raw(built):
+    with as_role(built, "lgstats_analyst") as conn:
+        assert conn.execute("select count(*) from marts.fct_observation").fetchone()[0] > 0
+        assert conn.execute("select count(*) from staging.stg_un_sdg__series_data").fetchone()[0] > 0
+        assert conn.execute("select count(*) from ops.loads").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select 1 from raw.un_sdg__series_data")
+
+
+@pytest.mark.parametrize("mart", MARTS)
+def test_every_mart_and_column_has_a_comment(built, mart):
+    with psycopg.connect(built) as conn:
+        assert conn.execute("select obj_description(%s::regclass)", (f"marts.{mart}",)).fetchone()[0]
+        missing = conn.execute("""
+            select a.attname from pg_attribute a
+            where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
+              and col_description(a.attrelid, a.attnum) is null""", (f"marts.{mart}",)).fetchall()
+    assert missing == []
+
+
+def test_gates_pass_on_the_same_input_and_fail_when_half_a_series_is_gone(built):
+    with psycopg.connect(built) as conn:
+        assert gates.run(conn).passed
+        conn.execute("delete from raw.un_sdg__series_data where series_code = 'EN_ATM_PM25' and row_number % 2 = 0")
+        report = gates.run(conn)
+        conn.rollback()
+    assert not report.passed
+    assert any("EN_ATM_PM25" in f and "deleted rows" in f for f in report.findings)
+
+
+def test_gates_fail_when_a_golden_value_changes(built):
+    with psycopg.connect(built) as conn:
+        conn.execute("update raw.un_sdg__series_data set value_num = 99 where series_code = 'SG_GOV_LOGV'"
+                     " and area_code = '360' and year = 2019")
+        report = gates.run(conn)
+        conn.rollback()
+    assert any("golden value changed: SG_GOV_LOGV 360 2019" in f for f in report.findings)
+
+
+def test_incremental_build_touches_nothing_when_no_snapshot_is_new(built):
+    proc = dbt("run", "--select", "fct_observation")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "INSERT 0 0" in proc.stdout
