@@ -73,7 +73,8 @@ with DAG(
             profile_config=profile_config,
             execution_config=execution_config,
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select,
-                                       test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False),
+                                       test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False,
+                                       should_detach_multiple_parents_tests=True),
             operator_args={"quiet": True},
         )
         for layer, select in LAYERS.items()

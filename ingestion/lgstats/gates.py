@@ -111,5 +111,6 @@ def enforce(conn: psycopg.Connection) -> GateReport:
     if not report.passed and mode != "warn":
         raise GateFailed("publish gates failed; the marts keep their previous rows:\n"
                          + "\n".join(f"  - {f}" for f in report.findings)
-                         + "\n  If the change is intended, re-run with LGSTATS_PUBLISH_GATES=warn (docs/operations.md).")
+                         + "\n  If the change is intended, re-run with LGSTATS_PUBLISH_GATES=warn"
+                         " (see docs/operations.md).")
     return report

@@ -163,4 +163,5 @@ def test_a_build_that_drops_half_a_series_is_stopped_by_the_gate_and_marts_keep_
     with psycopg.connect(url) as conn:  # ... but the marts kept their previous rows
         assert conn.execute(
             "select count(*) from marts.fct_observation where series_code = 'EN_ATM_PM25'").fetchone()[0] == pm25_before
-        assert conn.execute("select passed from ops.publish_gates order by gate_run_id desc limit 1").fetchone()[0] is False
+        last_gate = conn.execute("select passed from ops.publish_gates order by gate_run_id desc limit 1").fetchone()
+        assert last_gate[0] is False

@@ -108,3 +108,19 @@ def test_incremental_build_touches_nothing_when_no_snapshot_is_new(built):
     proc = dbt("run", "--select", "fct_observation")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "INSERT 0 0" in proc.stdout
+
+
+def _guide_queries() -> list[str]:
+    import re
+
+    from lgstats.settings import PROJECT_DIR
+
+    text = (PROJECT_DIR / "docs" / "analyst-guide.md").read_text()
+    return [q for q in re.findall(r"```sql\n(.*?)```", text, flags=re.S) if "marts." in q]
+
+
+@pytest.mark.parametrize("query", _guide_queries(), ids=lambda q: q.split("from marts.", 1)[1].split()[0])
+def test_every_query_in_the_analyst_guide_runs_as_the_bi_role_and_returns_rows(built, query):
+    with as_role(built, "lgstats_bi") as conn:
+        rows = conn.execute(query).fetchall()
+    assert rows, query
