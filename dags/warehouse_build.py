@@ -6,7 +6,7 @@ from airflow.sdk import DAG, AssetAny, chain, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from lgstats.orchestration import RUNBOOK, all_raw_assets, default_args
+from lgstats.orchestration import RUN_CALLBACKS, RUNBOOK, all_raw_assets, default_args
 from lgstats.settings import PROJECT_DIR
 
 DBT_DIR = PROJECT_DIR / "dbt"
@@ -23,7 +23,7 @@ DOC_MD = f"""
 intermediate, marts), running each model's data tests right after it. Between intermediate and marts the
 publish gates (`expectations/publish_gates.yml`: deleted rows per series, vanished series, golden values)
 compare the new build with the published marts; a failing gate or test stops the layers after it, so the
-marts keep their last good rows.
+marts keep their last good rows. Last, the documentation site (`lgstats docs`) is refreshed.
 
 **Source.** The `raw` tables written by the `*_ingest` DAGs; scheduled on their Assets, so it runs after any load.
 
@@ -45,6 +45,7 @@ with DAG(
     tags=["transform", "dbt"],
     default_args=default_args("data-eng"),
     doc_md=DOC_MD,
+    **RUN_CALLBACKS,
 ) as dag:
 
     @task
@@ -79,5 +80,12 @@ with DAG(
         )
         for layer, select in LAYERS.items()
     ]
+    @task
+    def build_docs() -> str:
+        """Refresh the static documentation site (dbt docs + GX Data Docs)."""
+        from lgstats import docs_site
+
+        return str(docs_site.build())
+
     staging, intermediate, marts = groups
-    chain(prepare_warehouse(), staging, intermediate, publish_gates(), marts)
+    chain(prepare_warehouse(), staging, intermediate, publish_gates(), marts, build_docs())

@@ -199,6 +199,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if report["healthy"] else 1
 
 
+# ---------------------------------------------------------------- docs, airflow
+def cmd_docs(args: argparse.Namespace) -> int:
+    from lgstats import docs_site, runtime
+
+    s = get_settings()
+    warehouse.ensure_running(s)
+    runtime.ensure_manifest()
+    _print("building the dbt docs and the Great Expectations Data Docs ...")
+    index = docs_site.build(Path(args.out) if args.out else None)
+    _print(f"documentation: {index}")
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from lgstats.airflow_services import serve
+
+    return serve(port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lgstats", description="Warehouse of regional local-government statistics.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -216,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="per source: last load, rows, freshness, open validation failures")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_status)
+
+    d = sub.add_parser("docs", help="build the dbt docs and the GX Data Docs into one static folder")
+    d.add_argument("--out", help="folder (default: $LGSTATS_HOME/site)")
+    d.set_defaults(func=cmd_docs)
+
+    a = sub.add_parser("airflow", help="run Airflow (api-server, scheduler, dag-processor, triggerer) locally")
+    a.add_argument("--port", type=int, default=int(os.environ.get("LGSTATS_AIRFLOW_PORT", "8080")))
+    a.set_defaults(func=cmd_airflow)
     return p
 
 

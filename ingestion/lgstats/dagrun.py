@@ -30,6 +30,10 @@ def run(dag_id: str, logical_date: str, conf: dict, result_path: str) -> int:
             run_id=dag_run.run_id,
             tasks={ti.task_id: str(ti.state) for ti in tis},
         )
+        from lgstats.run_history import record
+
+        record(dag_id, dag_run.run_id, when, dag_run.start_date, dag_run.end_date or datetime.now(UTC),
+               outcome["state"], outcome["tasks"], "lgstats run")
     with open(result_path, "w", encoding="utf-8") as fh:
         json.dump(outcome, fh, indent=2)
     return 0 if outcome["state"] == "success" else 1

@@ -13,6 +13,7 @@ from airflow.sdk import DAG, Asset, Param, get_current_context, task
 
 from lgstats import registry
 from lgstats.alerts import notify_failure
+from lgstats.run_history import on_dag_run_end
 
 START = datetime(2026, 1, 1)
 RUNBOOK = "docs/operations.md"
@@ -27,6 +28,9 @@ def default_args(owner: str) -> dict:
         "max_retry_delay": timedelta(minutes=30),
         "on_failure_callback": notify_failure,
     }
+
+
+RUN_CALLBACKS = {"on_success_callback": on_dag_run_end, "on_failure_callback": on_dag_run_end}
 
 
 def raw_asset(table: str) -> Asset:
@@ -74,6 +78,7 @@ Expected refresh: every {src.expected_refresh_days} days.
         default_args=default_args(src.owner),
         params={"mode": Param(default_mode(), enum=["live", "replay"], description="live API or recorded replay")},
         doc_md=doc_md,
+        **RUN_CALLBACKS,
     ) as dag:
         for ds in src.datasets:
 

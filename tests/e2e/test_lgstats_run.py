@@ -72,8 +72,37 @@ def test_mart_rows_trace_back_to_a_sidecar_with_url_time_licence_md5(replay_run)
     assert synthetic_names == 0, "replay data is synthetic and must say so in source_name"
 
 
-def test_corrupted_replay_fails_naming_file_and_expectation_and_changes_nothing(replay_run, tmp_path):
+def test_ops_tables_describe_the_run_and_status_shows_every_source(replay_run):
+    env, url, _ = replay_run
+    with psycopg.connect(url) as conn:
+        runs = dict(conn.execute("select dag_id, state from ops.runs").fetchall())
+        loads = conn.execute("select count(*), bool_and(rows > 0) from ops.loads where status = 'loaded'").fetchone()
+        validations = conn.execute("select count(*), bool_and(success) from ops.validations").fetchone()
+    assert runs == {"un_sdg_ingest": "success", "warehouse_build": "success"}
+    assert loads == (3, True) and validations == (3, True)
+    proc = lgstats("status", "--json", env=env)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["healthy"]
+    datasets = {(e["source"], e["dataset"]) for e in report["sources"]}
+    assert datasets == {(s.name, d.name) for s in registry.sources().values() for d in s.datasets}
+    assert all(e["freshness"] == "OK" and e["rows"] > 0 for e in report["sources"])
+    table = lgstats("status", env=env).stdout
+    assert "un_sdg/series_data" in table and "healthy" in table
+
+
+def test_the_build_refreshed_the_docs_site(replay_run):
+    env, _, _ = replay_run
+    index = Path(env["LGSTATS_HOME"]) / "site" / "index.html"
+    text = index.read_text()
+    assert 'href="dbt/static_index.html"' in text and 'href="gx/index.html"' in text
+    assert (index.parent / "dbt" / "static_index.html").stat().st_size > 100_000  # the docs app, lineage included
+    assert "un_sdg__series_data" in (index.parent / "gx" / "index.html").read_text()
+
+
+def test_corrupted_replay_fails_naming_file_and_expectation_and_changes_nothing(replay_run, tmp_path, httpserver):
     env, url, first = replay_run
+    httpserver.expect_request("/alerts", method="POST").respond_with_data("ok")
+    env = {**env, "AIRFLOW_CONN_LGSTATS_ALERTS": httpserver.url_for("/alerts")}
     assert first.returncode == 0
     before = counts(url)
     bad = tmp_path / "replay"
@@ -88,6 +117,10 @@ def test_corrupted_replay_fails_naming_file_and_expectation_and_changes_nothing(
     assert "expect_column_values_to_be_between" in proc.stdout and "'year'" in proc.stdout
     assert "warehouse_build skipped" in proc.stdout
     assert counts(url) == before
+    alerts = [json.loads(req.get_data()) for req, _ in httpserver.log if req.path == "/alerts"]
+    assert len(alerts) == 1, alerts
+    assert alerts[0]["dag_id"] == "un_sdg_ingest" and alerts[0]["task_id"] == "validate_series_data"
+    assert "/dags/un_sdg_ingest/runs/" in alerts[0]["log_url"] and "validate_series_data" in alerts[0]["log_url"]
 
 
 def test_live_run_survives_503_429_and_a_cut_page_and_is_idempotent(tmp_path, fresh_database, httpserver):

@@ -1,0 +1,52 @@
+"""``lgstats airflow`` answers its health endpoint within a minute and stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lgstats.settings import PROJECT_DIR
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def health(port: int):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as resp:
+            return json.loads(resp.read())
+    except OSError:
+        return None
+
+
+def test_airflow_comes_up_healthy_and_stops_cleanly(tmp_path, fresh_database):
+    port = free_port()
+    env = {**os.environ, "LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": fresh_database(),
+           "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+    exe = Path(sys.executable).with_name("lgstats")
+    proc = subprocess.Popen([str(exe), "airflow", "--port", str(port)], env=env, cwd=PROJECT_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        started = time.monotonic()
+        status = None
+        while time.monotonic() - started < 60 and proc.poll() is None:
+            status = health(port)
+            if status and all(v.get("status") == "healthy" for v in status.values()):
+                break
+            time.sleep(1)
+        assert status and all(v.get("status") == "healthy" for v in status.values()), status
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out[-2000:]
+    assert "log in as admin" in out and "Airflow stopped" in out
+    time.sleep(1)
+    assert health(port) is None
