@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -34,18 +35,23 @@ def test_airflow_comes_up_healthy_and_stops_cleanly(tmp_path, fresh_database):
     exe = Path(sys.executable).with_name("lgstats")
     proc = subprocess.Popen([str(exe), "airflow", "--port", str(port)], env=env, cwd=PROJECT_DIR,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
         started = time.monotonic()
-        status = None
         while time.monotonic() - started < 60 and proc.poll() is None:
-            status = health(port)
-            if status and all(v.get("status") == "healthy" for v in status.values()):
+            if "log in as admin" in "".join(seen):  # printed once every component reports healthy
                 break
             time.sleep(1)
-        assert status and all(v.get("status") == "healthy" for v in status.values()), status
+        status = health(port)
+        assert status and all(v.get("status") == "healthy" for v in status.values()), ("".join(seen), status)
+        assert time.monotonic() - started < 60
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=5)
+    out = "".join(seen)
     assert proc.returncode == 0, out[-2000:]
     assert "log in as admin" in out and "Airflow stopped" in out
     time.sleep(1)
