@@ -82,7 +82,7 @@ def _record_origin(conn: psycopg.Connection, snapshot: Snapshot) -> None:
                retrieved_at = excluded.retrieved_at, md5 = excluded.md5, bytes = excluded.bytes,
                pages = excluded.pages, sidecar_path = excluded.sidecar_path, origin = excluded.origin,
                loaded_at = now()""",
-        (snapshot.id, o["source"], o["dataset"], o["dt"], o.get("producer"), o.get("base_url"), o["licence"],
+        (snapshot.id, o["source"], o["dataset"], str(o["dt"])[:10], o.get("producer"), o.get("base_url"), o["licence"],
          o.get("licence_url"), bool(o.get("synthetic")), o.get("retrieved_at"), o["md5"], o.get("bytes"),
          o.get("pages"), str(snapshot.path / SIDECAR), json.dumps(o)),
     )

@@ -1,0 +1,254 @@
+"""Row-level checks of a submission against its template: types and formulas here, the data contract
+(required values, allowed codes, known areas, ranges, pairs, duplicates) in a GX suite built from the
+template. Every problem names the row, the column, the value and the fix."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from lgstats.submissions import contract
+from lgstats.submissions.contract import Limits, Template
+from lgstats.submissions.intake import RefusedFile, Sheet
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_INT = re.compile(r"^[+-]?\d+$")
+_NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass
+class Problem:
+    row_number: int | None
+    column: str | None
+    value: str | None
+    problem: str
+    fix: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Checked:
+    valid: list[tuple[int, dict[str, Any]]]
+    rejected: dict[int, tuple[dict[str, Any], list[Problem]]]
+    neutralised: int
+
+
+def check_header(template: Template, sheet: Sheet, name: str) -> None:
+    header = sheet.header
+    dupes = sorted({h for h in header if header.count(h) > 1 and h})
+    missing = [c for c in template.column_names if c not in header]
+    extra = [h for h in header if h and h not in template.column_names]
+    problems = []
+    if dupes:
+        problems.append(f"repeated columns {dupes}")
+    if missing:
+        problems.append(f"missing columns {missing}")
+    if extra:
+        problems.append(f"unknown columns {extra}")
+    if problems:
+        raise RefusedFile(f"{name} does not match the {template.name} template: {'; '.join(problems)}. Fix: start "
+                          f"from data/templates/{template.name}.csv (columns: {', '.join(template.column_names)})")
+
+
+def neutralise(text: str) -> tuple[str, bool]:
+    """Text that a spreadsheet would run as a formula when exported back gets a leading apostrophe."""
+    return ("'" + text, True) if text.startswith(FORMULA_START) else (text, False)
+
+
+def _parse(col: contract.Column, raw: str, limits: Limits) -> tuple[Any, str | None, str | None]:
+    """(typed value, problem, fix)."""
+    text = raw.strip()
+    if len(text) > limits.max_cell_chars:
+        return None, f"value is {len(text):,} characters long", f"shorten it to {limits.max_cell_chars:,} at most"
+    t = col.type
+    if t in ("int",):
+        if text.endswith(".0") and _INT.match(text[:-2]):
+            text = text[:-2]
+        if not _INT.match(text):
+            return None, "not a whole number", "write digits only, e.g. 42"
+        return int(text), None, None
+    if t == "number":
+        if not _NUM.match(text):
+            return None, "not a number", "use digits with '.' as decimal separator and no thousands separators"
+        return float(text), None, None
+    if t == "year":
+        if text.endswith(".0"):
+            text = text[:-2]
+        if not re.fullmatch(r"\d{4}", text):
+            return None, "not a four-digit year", "write the year as e.g. 2024"
+        return int(text), None, None
+    if t == "date":
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text[:10]):
+                raise ValueError(text)
+            return date.fromisoformat(text[:10]), None, None
+        except ValueError:
+            return None, "not a date", "write the date as YYYY-MM-DD, e.g. 2021-03-15"
+    if t == "iso3":
+        return text.upper(), None, None
+    if t == "list":
+        items = [i.strip() for i in text.split(";") if i.strip()]
+        if col.values:
+            bad = [i for i in items if i not in col.values]
+            if bad:
+                return None, f"{bad} not allowed", f"use only {', '.join(col.values)}, separated by ';'"
+        return ";".join(items), None, None
+    return text, None, None
+
+
+def type_rows(template: Template, sheet: Sheet, limits: Limits) -> tuple[list[dict], dict[int, list[Problem]], int]:
+    index = {h: i for i, h in enumerate(sheet.header)}
+    typed_rows, problems, neutralised = [], {}, 0
+    for row_number, cells in sheet.rows:
+        row: dict[str, Any] = {"row_number": row_number}
+        found: list[Problem] = []
+        if len(cells) > len(sheet.header) and any(c for c in cells[len(sheet.header):]):
+            found.append(Problem(row_number, None, None, f"{len(cells)} cells for {len(sheet.header)} columns",
+                                 "remove the extra cells or quote values that contain the separator"))
+        for col in template.columns:
+            i = index[col.name]
+            raw = cells[i] if i < len(cells) else None
+            formula = sheet.formulas.get((row_number, i))
+            if formula is not None:
+                found.append(Problem(row_number, col.name, formula, "a formula (never evaluated here)",
+                                     "type the value itself instead of a formula"))
+                row[col.name] = None
+                continue
+            if raw is None or not str(raw).strip():
+                row[col.name] = None
+                continue
+            value, problem, fix = _parse(col, str(raw), limits)
+            if problem:
+                found.append(Problem(row_number, col.name, str(raw)[:200], problem, fix))
+            elif col.type == "text":
+                value, changed = neutralise(value)
+                neutralised += changed
+            row[col.name] = value
+        typed_rows.append(row)
+        if found:
+            problems[row_number] = found
+    return typed_rows, problems, neutralised
+
+
+def _expectations(template: Template, limits: Limits) -> list[tuple[dict, str]]:
+    """(GX expectation, fix) pairs derived from the template."""
+    this_year = date.today().year
+    out: list[tuple[dict, str]] = []
+    members = contract.members()
+    for col in template.columns:
+        c = col.name
+        if col.required:
+            out.append(({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": c}},
+                        f"fill in {c}: it is required"))
+        value_set, fix = None, None
+        if col.type == "enum":
+            value_set, fix = col.values, f"use one of: {', '.join(col.values or [])}"
+        elif col.type == "iso3":
+            value_set, fix = sorted(contract.iso3_codes()), "use the ISO 3166-1 alpha-3 code, e.g. PHL"
+        elif col.type == "member":
+            value_set = sorted(k for k, v in members.items() if v["member_kind"] == "local_government")
+            fix = "use your member code from the member list (e.g. PH-LG-001)"
+        elif col.type == "lga":
+            value_set = sorted(k for k, v in members.items() if v["member_kind"] == "lga")
+            fix = "use the association's code from the member list (e.g. LGA-PH-01)"
+        elif col.type == "area":
+            value_set = sorted(set(members) | contract.m49_codes())
+            fix = "use a member code or a three-digit M49 code, or leave it empty"
+        if value_set is not None:
+            out.append(({"type": "expect_column_values_to_be_in_set", "kwargs": {"column": c, "value_set": value_set}},
+                        fix))
+        if col.type == "year":
+            out.append(({"type": "expect_column_values_to_be_between",
+                         "kwargs": {"column": c, "min_value": limits.year_min, "max_value": this_year + 1}},
+                        f"use a year between {limits.year_min} and {this_year + 1}"))
+        if col.min is not None or col.max is not None:
+            out.append(({"type": "expect_column_values_to_be_between",
+                         "kwargs": {"column": c, "min_value": col.min, "max_value": col.max}},
+                        f"use a value {'≥ ' + format(col.min, 'g') if col.min is not None else ''}"
+                        f"{' and ≤ ' + format(col.max, 'g') if col.max is not None else ''}"))
+        if col.pattern:
+            out.append(({"type": "expect_column_values_to_match_regex", "kwargs": {"column": c, "regex": col.pattern}},
+                        f"match the pattern {col.pattern}"))
+    for chk in template.checks:
+        out.append(({"type": "expect_column_pair_values_a_to_be_greater_than_b",
+                     "kwargs": {"column_A": chk.b, "column_B": chk.a, "or_equal": True,
+                                "ignore_row_if": "either_value_is_missing"}},
+                    f"correct {chk.a} or {chk.b}: {chk.message}"))
+    unique = ({"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": template.key}}
+              if len(template.key) > 1 else
+              {"type": "expect_column_values_to_be_unique", "kwargs": {"column": template.key[0]}})
+    out.append((unique, f"each {' + '.join(template.key)} may appear once per file: remove the duplicate rows"))
+    return out
+
+
+def run_contract(template: Template, rows: list[dict], limits: Limits) -> dict[int, list[Problem]]:
+    """The template's GX suite on the typed rows; returns problems per row number."""
+    import os
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    import pandas as pd
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from lgstats.validation import _quiet_gx
+
+    _quiet_gx()
+    if not rows:
+        return {}
+    df = pd.DataFrame(rows, columns=["row_number", *template.column_names]).astype(object)
+    df = df.where(pd.notna(df), None)
+    for col in template.columns:  # GX compares numbers as numbers
+        if col.type in ("int", "year", "number"):
+            df[col.name] = pd.to_numeric(df[col.name], errors="coerce")
+    pairs = _expectations(template, limits)
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = ctx.data_sources.add_pandas("submission").add_dataframe_asset("rows")
+    batch = asset.add_batch_definition_whole_dataframe("all")
+    suite = ctx.suites.add(gx.ExpectationSuite(name=f"submission__{template.name}", expectations=[e for e, _ in pairs]))
+    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=template.name, data=batch, suite=suite))
+    result = vd.run(batch_parameters={"dataframe": df},
+                    result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_number"]})
+    by_row: dict[int, list[Problem]] = {}
+    for r, (exp, fix) in zip(result.results, pairs, strict=True):
+        if r.success:
+            continue
+        kw = exp["kwargs"]
+        column = kw.get("column") or (kw.get("column_B") if "column_B" in kw else ", ".join(kw.get("column_list", [])))
+        problem = {"expect_column_values_to_not_be_null": "missing",
+                   "expect_column_values_to_be_in_set": "not an allowed code",
+                   "expect_column_values_to_be_between": "out of range",
+                   "expect_column_values_to_match_regex": "wrong format",
+                   "expect_column_pair_values_a_to_be_greater_than_b": fix.split(": ", 1)[-1],
+                   "expect_compound_columns_to_be_unique": "duplicate row",
+                   "expect_column_values_to_be_unique": "duplicate row"}[exp["type"]]
+        for item in (r.result or {}).get("unexpected_index_list") or []:
+            rn = int(item["row_number"])
+            value = item.get(kw.get("column")) if kw.get("column") else None
+            if exp["type"] == "expect_column_pair_values_a_to_be_greater_than_b":
+                value = f"{kw['column_B']}={item.get(kw['column_B'])}, {kw['column_A']}={item.get(kw['column_A'])}"
+            value = value.item() if hasattr(value, "item") else value
+            advice = fix.split(": ", 1)[0] if exp["type"].startswith("expect_column_pair") else fix
+            by_row.setdefault(rn, []).append(Problem(rn, column, None if value is None else str(value), problem,
+                                                     advice))
+    return by_row
+
+
+def check(template: Template, sheet: Sheet, limits: Limits, name: str) -> Checked:
+    check_header(template, sheet, name)
+    rows, type_problems, neutralised = type_rows(template, sheet, limits)
+    clean = [r for r in rows if r["row_number"] not in type_problems]
+    contract_problems = run_contract(template, clean, limits)
+    valid, rejected = [], {}
+    for row in rows:
+        rn = row["row_number"]
+        found = type_problems.get(rn, []) + contract_problems.get(rn, [])
+        if found:
+            rejected[rn] = (row, found)
+        else:
+            valid.append((rn, row))
+    return Checked(valid, rejected, neutralised)

@@ -1,0 +1,288 @@
+"""Submissions end to end: into the inbox, kept as received, checked, then valid rows to ``raw`` and
+rejected rows to ``quarantine`` in one transaction, with a report for the member and counts in ``ops``.
+
+A resubmission of the same template and period by the same member supersedes the earlier one in the marts
+(dbt staging keeps the latest per member and period); the earlier rows stay in ``raw`` as history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from psycopg import sql
+
+from lgstats.settings import PROJECT_DIR, get_settings
+from lgstats.snapshots import SnapshotWriter
+from lgstats.submissions import checks, contract, intake, report
+from lgstats.submissions.intake import RefusedFile
+
+SOURCE = "submissions"
+LICENCE = "Member submission, shared under the network's data-sharing terms"
+REPLAY_DIR = PROJECT_DIR / "data" / "replay" / "submissions"
+
+OPS_DDL = """
+create table if not exists ops.submissions (
+    submission_id     text primary key,
+    member_code       text not null,
+    template          text not null,
+    file_name         text,
+    md5               text,
+    bytes             bigint,
+    received_at       timestamptz not null,
+    status            text not null,
+    rows_total        integer not null default 0,
+    rows_loaded       integer not null default 0,
+    rows_rejected     integer not null default 0,
+    neutralised_cells integer not null default 0,
+    message           text,
+    report_html       text,
+    report_csv        text
+);
+"""
+
+
+class SubmissionError(ValueError):
+    """The request itself is wrong (unknown member or template); nothing was received."""
+
+
+@dataclass
+class Result:
+    submission_id: str
+    member: str
+    template: str
+    file_name: str
+    status: str  # accepted | partially_accepted | rejected | refused | unchanged
+    rows_total: int
+    rows_loaded: int
+    rows_rejected: int
+    message: str
+    report_html: str | None = None
+    report_csv: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S%fZ")
+
+
+def _check_request(member: str, template_name: str) -> contract.Template:
+    try:
+        tpl = contract.template(template_name)
+    except KeyError as exc:
+        raise SubmissionError(str(exc.args[0])) from exc
+    if member not in contract.members():
+        raise SubmissionError(f"unknown member {member!r}: use a member code from dbt/seeds/ref_members.csv")
+    return tpl
+
+
+def inbox_dir(member: str, template_name: str) -> Path:
+    return get_settings().home / "inbox" / member / template_name
+
+
+def submit(file: Path, member: str, template_name: str) -> Result:
+    """``lgstats submit``: put a file in the member's inbox and process it now."""
+    _check_request(member, template_name)
+    name = file.name.encode("unicode_escape").decode("ascii")  # printable, for reports and ops
+    if not file.exists():
+        raise SubmissionError(f"{file} does not exist")
+    limits = contract.limits()
+    try:
+        intake.check_name(file.name)
+        intake.check_size(file.stat().st_size, limits, file.name)
+    except RefusedFile as exc:
+        return _refused_early(member, template_name, name, str(exc))
+    target = inbox_dir(member, template_name) / f"{_stamp()}__{file.name}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name("." + target.name + ".part")
+    shutil.copyfile(file, tmp)
+    os.replace(tmp, target)
+    return process_file(target, member, template_name)
+
+
+def _refused_early(member: str, template_name: str, name: str, message: str) -> Result:
+    sid = f"{SOURCE}/{template_name}/member={member}/dt={_stamp()}"
+    res = Result(sid, member, template_name, name, "refused", 0, 0, 0, message)
+    _write_report(res, [checks.Problem(None, None, None, message, "send the file again as described")])
+    from lgstats import warehouse
+
+    with warehouse.connect() as conn:
+        _ensure_ops(conn)
+        _record(conn, res, None, None, datetime.now(UTC), 0)
+    return res
+
+
+def _ensure_ops(conn) -> None:
+    from lgstats.schema import bootstrap
+
+    bootstrap(conn)
+    conn.execute(OPS_DDL)
+    conn.commit()
+
+
+def _already_received(conn, member: str, template_name: str, md5: str) -> str | None:
+    row = conn.execute("select submission_id from ops.submissions where member_code = %s and template = %s"
+                       " and md5 = %s and status not in ('refused', 'unchanged') order by received_at desc limit 1",
+                       (member, template_name, md5)).fetchone()
+    return row[0] if row else None
+
+
+def process_file(path: Path, member: str, template_name: str) -> Result:
+    from lgstats import warehouse
+    from lgstats.loading import _record_origin
+
+    tpl = _check_request(member, template_name)
+    limits = contract.limits()
+    data = path.read_bytes()
+    md5 = hashlib.md5(data).hexdigest()
+    original = path.name.split("__", 1)[-1]
+    received_at = datetime.now(UTC)
+    stamp = received_at.strftime("%Y-%m-%dT%H%M%S%fZ")
+    with warehouse.connect() as conn:
+        _ensure_ops(conn)
+        earlier = _already_received(conn, member, template_name, md5)
+        if earlier:
+            _archive(path)
+            return Result(earlier, member, template_name, original, "unchanged", 0, 0, 0,
+                          f"the same file was already received as {earlier}; nothing changed")
+        member_row = contract.members()[member]
+        with SnapshotWriter(get_settings().snapshots, SOURCE, f"{template_name}/member={member}", stamp) as w:
+            safe = original if intake.SAFE_NAME.match(original) else "submission.bin"
+            w.add(safe, data, url=None, retrieved_at=received_at.isoformat(timespec="seconds"))
+            snapshot = w.commit(producer="Member submissions", source_title="Member submissions",
+                                member=member, template=template_name, original_name=original,
+                                received_at=received_at.isoformat(timespec="seconds"), licence=LICENCE,
+                                licence_url=None, synthetic=member_row.get("synthetic") == "true", mode="submission")
+        sid = snapshot.id
+        problems: list[checks.Problem] = []
+        try:
+            sheet = intake.read(data, original, limits)
+            checked = checks.check(tpl, sheet, limits, original)
+        except RefusedFile as exc:
+            res = Result(sid, member, template_name, original, "refused", 0, 0, 0, str(exc))
+            problems = [checks.Problem(None, None, None, str(exc), "send the file again as described")]
+            paths = _write_report(res, problems)
+            _record(conn, res, md5, len(data), received_at, 0)
+            conn.commit()
+            _archive(path)
+            return res
+        for _, (_row, found) in sorted(checked.rejected.items()):
+            problems.extend(found)
+        total = len(checked.valid) + len(checked.rejected)
+        status = ("accepted" if not checked.rejected else
+                  "partially_accepted" if checked.valid else "rejected")
+        notes = "; ".join(sheet.notes) if sheet.notes else ""
+        message = (f"{len(checked.valid)} of {total} rows loaded, {len(checked.rejected)} set aside"
+                   + (f" ({checked.neutralised} formula-like text cell(s) neutralised)" if checked.neutralised else "")
+                   + (f"; {notes}" if notes else ""))
+        res = Result(sid, member, template_name, original, status, total, len(checked.valid),
+                     len(checked.rejected), message)
+        paths = _write_report(res, problems)
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"submissions.{template_name}",))
+            _load_rows(conn, tpl, sid, member, received_at, checked)
+            _record_origin(conn, snapshot)
+            _record(conn, res, md5, len(data), received_at, checked.neutralised)
+        _archive(path)
+    res.report_html, res.report_csv = paths["html"], paths["csv"]
+    return res
+
+
+def _write_report(res: Result, problems: list[checks.Problem]) -> dict[str, str]:
+    folder = get_settings().reports / "submissions" / res.submission_id.replace("/", os.sep)
+    paths = report.write(folder, {k: v for k, v in res.as_dict().items() if not k.startswith("report")}, problems)
+    res.report_html, res.report_csv = paths["html"], paths["csv"]
+    return paths
+
+
+def raw_columns(tpl: contract.Template) -> list[tuple[str, str]]:
+    return [("snapshot_id", "text not null"), ("member_code", "text not null"),
+            ("received_at", "timestamptz not null"), ("row_number", "integer not null"),
+            *[(c, "text") for c in tpl.column_names]]
+
+
+def _load_rows(conn, tpl: contract.Template, sid: str, member: str, received_at, checked) -> None:
+    from lgstats.schema import ensure_raw_table
+
+    table = f"submissions__{tpl.name}"
+    ensure_raw_table(conn, table, raw_columns(tpl))
+    conn.execute(sql.SQL("""create table if not exists quarantine.{} (
+        snapshot_id text not null, member_code text not null, received_at timestamptz not null,
+        row_number integer not null, "values" jsonb not null, problems jsonb not null)""").format(
+        sql.Identifier(table)))
+    names = [n for n, _ in raw_columns(tpl)]
+    copy_sql = sql.SQL("copy raw.{} ({}) from stdin").format(sql.Identifier(table),
+                                                             sql.SQL(", ").join(map(sql.Identifier, names)))
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for rn, row in checked.valid:
+            copy.write_row([sid, member, received_at, rn,
+                            *[None if row[c] is None else str(row[c]) for c in tpl.column_names]])
+    with conn.cursor() as cur:
+        cur.executemany(
+            sql.SQL("insert into quarantine.{} values (%s, %s, %s, %s, %s, %s)").format(sql.Identifier(table)),
+            [(sid, member, received_at, rn, json.dumps({k: None if v is None else str(v) for k, v in row.items()}),
+              json.dumps([p.as_dict() for p in found])) for rn, (row, found) in sorted(checked.rejected.items())])
+
+
+def _record(conn, res: Result, md5, size, received_at, neutralised: int) -> None:
+    conn.execute(
+        """insert into ops.submissions (submission_id, member_code, template, file_name, md5, bytes, received_at,
+               status, rows_total, rows_loaded, rows_rejected, neutralised_cells, message, report_html, report_csv)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           on conflict (submission_id) do nothing""",
+        (res.submission_id, res.member, res.template, res.file_name, md5, size, received_at, res.status,
+         res.rows_total, res.rows_loaded, res.rows_rejected, neutralised, res.message, res.report_html,
+         res.report_csv))
+
+
+def _archive(path: Path) -> None:
+    """Processed files leave the inbox (the snapshot store keeps them as received)."""
+    done = path.parents[2] / ".processed" / path.parent.parent.name / path.parent.name
+    done.mkdir(parents=True, exist_ok=True)
+    os.replace(path, done / path.name)
+
+
+def process_inbox() -> list[Result]:
+    root = get_settings().home / "inbox"
+    results = []
+    if not root.exists():
+        return results
+    for member_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for tpl_dir in sorted(p for p in member_dir.iterdir() if p.is_dir()):
+            for f in sorted(p for p in tpl_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+                try:
+                    results.append(process_file(f, member_dir.name, tpl_dir.name))
+                except SubmissionError as exc:
+                    results.append(Result("-", member_dir.name, tpl_dir.name, f.name, "refused", 0, 0, 0, str(exc)))
+                    _archive(f)
+    return results
+
+
+def seed_replay_inbox(folder: Path = REPLAY_DIR) -> list[Path]:
+    """Replay mode: put the sample submissions (synthetic) in the inbox unless already received."""
+    from lgstats import warehouse
+
+    placed = []
+    if not folder.exists():
+        return placed
+    with warehouse.connect() as conn:
+        _ensure_ops(conn)
+        for f in sorted(folder.glob("*/*.*")):
+            if f.suffix.lower() not in (".csv", ".xlsx"):
+                continue
+            member, template_name = f.parent.name, f.stem.split("__")[0]
+            md5 = hashlib.md5(f.read_bytes()).hexdigest()
+            if _already_received(conn, member, template_name, md5):
+                continue
+            target = inbox_dir(member, template_name) / f"{_stamp()}__{f.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, target)
+            placed.append(target)
+    return placed
