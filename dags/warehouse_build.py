@@ -50,12 +50,12 @@ with DAG(
 
     @task
     def prepare_warehouse() -> str:
-        """Schemas the pipeline owns exist before dbt reads its sources."""
+        """Schemas and raw tables exist (empty if never loaded) before dbt reads its sources."""
         from lgstats import warehouse
-        from lgstats.schema import bootstrap
+        from lgstats.schema import ensure_all_raw_tables
 
         with warehouse.connect() as conn:
-            bootstrap(conn)
+            ensure_all_raw_tables(conn)
         return "ok"
 
     @task

@@ -62,3 +62,15 @@ def warehouse_url(pg_admin_url, monkeypatch, tmp_path) -> str:
 def fresh_database(pg_admin_url):
     """Factory for extra databases (e2e runs need one each)."""
     return lambda: _database_url(pg_admin_url, f"lgstats_test_{os.getpid()}_{next(_counter)}")
+
+
+def load_sample_submissions() -> list:
+    """The synthetic sample submissions of data/replay, processed into the current warehouse."""
+    from lgstats import warehouse
+    from lgstats.schema import ensure_all_raw_tables
+    from lgstats.submissions import process
+
+    with warehouse.connect() as conn:
+        ensure_all_raw_tables(conn)
+    process.seed_replay_inbox()
+    return process.process_inbox()

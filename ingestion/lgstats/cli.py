@@ -49,9 +49,9 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- run
 def _ingest_dags() -> dict[str, str]:
-    """Registry sources that have an ingest DAG file."""
-    return {name: f"{name}_ingest" for name in registry.sources()
-            if (PROJECT_DIR / "dags" / f"{name}_ingest.py").exists()}
+    """Registry sources that have an ingest DAG file, then member submissions."""
+    names = [*registry.sources(), "submissions"]
+    return {name: f"{name}_ingest" for name in names if (PROJECT_DIR / "dags" / f"{name}_ingest.py").exists()}
 
 
 def _run_dag(dag_id: str, logical_date: str, conf: dict, run_dir: Path, env: dict) -> dict:
@@ -199,6 +199,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if report["healthy"] else 1
 
 
+# ---------------------------------------------------------------- submit
+def cmd_submit(args: argparse.Namespace) -> int:
+    from lgstats.submissions import process
+
+    s = get_settings()
+    warehouse.ensure_running(s)
+    try:
+        result = process.submit(Path(args.file), args.member, args.template)
+    except process.SubmissionError as exc:
+        _print(f"error: {exc}")
+        return 2
+    _print(f"{result.status}: {result.message}")
+    _print(f"submission: {result.submission_id}")
+    if result.report_html:
+        _print(f"report for the member: {result.report_html}")
+        _print(f"                       {result.report_csv}")
+    return 0 if result.status in ("accepted", "unchanged") else 1
+
+
 # ---------------------------------------------------------------- docs, airflow
 def cmd_docs(args: argparse.Namespace) -> int:
     from lgstats import docs_site, runtime
@@ -235,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="per source: last load, rows, freshness, open validation failures")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_status)
+
+    sm = sub.add_parser("submit", help="put a member file in the inbox, process it, print where its report is")
+    sm.add_argument("file")
+    sm.add_argument("--member", required=True, help="member code (dbt/seeds/ref_members.csv)")
+    sm.add_argument("--template", required=True, help="lga_profile, cooperation_partnership, council_composition, "
+                                                      "local_indicator or covid_recovery_measure")
+    sm.set_defaults(func=cmd_submit)
 
     d = sub.add_parser("docs", help="build the dbt docs and the GX Data Docs into one static folder")
     d.add_argument("--out", help="folder (default: $LGSTATS_HOME/site)")

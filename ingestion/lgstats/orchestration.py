@@ -37,8 +37,18 @@ def raw_asset(table: str) -> Asset:
     return Asset(name=f"raw.{table}", uri=f"lgstats://warehouse/raw/{table}")
 
 
+def submission_tables() -> list[str]:
+    import yaml
+
+    from lgstats.settings import PROJECT_DIR
+
+    spec = yaml.safe_load((PROJECT_DIR / "ingestion" / "submissions" / "templates.yml").read_text(encoding="utf-8"))
+    return [f"submissions__{name}" for name in spec["templates"]]
+
+
 def all_raw_assets() -> list[Asset]:
-    return [raw_asset(ds.raw_table) for src in registry.sources().values() for ds in src.datasets]
+    tables = [ds.raw_table for src in registry.sources().values() for ds in src.datasets] + submission_tables()
+    return [raw_asset(t) for t in tables]
 
 
 def default_mode() -> str:

@@ -146,3 +146,19 @@ def record_run(conn: psycopg.Connection, *, dag_id: str, run_id: str, logical_da
                recorded_at = now()""",
         (dag_id, run_id, logical_date, started_at, finished_at, state, json.dumps(tasks) if tasks else None,
          recorded_by))
+
+
+def ensure_all_raw_tables(conn: psycopg.Connection) -> None:
+    """Every raw table dbt reads, empty if nothing was loaded yet, so any subset of sources can be built."""
+    from lgstats import connectors, registry
+    from lgstats.submissions import contract, process
+
+    bootstrap(conn)
+    with conn.transaction():
+        conn.execute(process.OPS_DDL)
+        for src in registry.sources().values():
+            mod = connectors.get(src.connector)
+            for ds in src.datasets:
+                ensure_raw_table(conn, ds.raw_table, mod.columns(ds))
+        for tpl in contract.templates().values():
+            process.ensure_tables(conn, tpl)

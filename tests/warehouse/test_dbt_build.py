@@ -10,11 +10,13 @@ import psycopg
 from lgstats import pipeline
 from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
+from tests.conftest import load_sample_submissions
 
 
 def test_dbt_build_passes_and_marts_trace_to_their_sidecar(warehouse_url):
     for dataset in ("geoarea_list", "series_list", "series_data"):
         pipeline.load(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay"))
+    load_sample_submissions()
     env = {**os.environ, **export_warehouse_env()}
     proc = subprocess.run([_bin("dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
                            "--target-path", "target-test"], env=env, capture_output=True, text=True)

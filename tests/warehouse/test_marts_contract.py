@@ -11,9 +11,11 @@ import pytest
 from lgstats import gates, pipeline
 from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
+from tests.conftest import load_sample_submissions
 
 MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_in_local_government",
-         "decentralisation_country_profile", "local_resilience", "sdg_localisation"]
+         "decentralisation_country_profile", "local_resilience", "sdg_localisation", "lga_profile",
+         "cooperation_partnership"]
 
 
 def dbt(*args: str) -> subprocess.CompletedProcess:
@@ -32,6 +34,7 @@ def built(pg_admin_url, tmp_path_factory):
     mp.setenv("LGSTATS_HOME", str(tmp_path_factory.mktemp("home")))
     for dataset in ("geoarea_list", "series_list", "series_data"):
         pipeline.load(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay"))
+    load_sample_submissions()
     proc = dbt("build")
     assert proc.returncode == 0, proc.stdout[-4000:]
     yield url

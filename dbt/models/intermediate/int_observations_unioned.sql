@@ -16,3 +16,24 @@ select
     s.loaded_at
 from {{ ref('stg_un_sdg__series_data') }} as o
 inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
+
+union all
+-- Local indicators submitted by members (voluntary local reviews)
+select
+    l.indicator_code as series_code,
+    l.area_code,
+    l.year,
+    null::text as period,
+    '_T' as disaggregation,
+    '_Z' as reporting_type,
+    l.value,
+    l.value_text,
+    null::text as value_qualifier,
+    l.unit,
+    null::text as nature,
+    s.source_name,
+    l.snapshot_id,
+    'submissions/local_indicator/member=' || l.submitted_by as source_dataset,
+    s.loaded_at
+from {{ ref('stg_submissions__local_indicator') }} as l
+inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)

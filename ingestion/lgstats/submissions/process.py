@@ -157,6 +157,7 @@ def process_file(path: Path, member: str, template_name: str) -> Result:
             safe = original if intake.SAFE_NAME.match(original) else "submission.bin"
             w.add(safe, data, url=None, retrieved_at=received_at.isoformat(timespec="seconds"))
             snapshot = w.commit(producer="Member submissions", source_title="Member submissions",
+                                base_url=f"submission://{member}/{template_name}/{safe}",
                                 member=member, template=template_name, original_name=original,
                                 received_at=received_at.isoformat(timespec="seconds"), licence=LICENCE,
                                 licence_url=None, synthetic=member_row.get("synthetic") == "true", mode="submission")
@@ -208,7 +209,8 @@ def raw_columns(tpl: contract.Template) -> list[tuple[str, str]]:
             *[(c, "text") for c in tpl.column_names]]
 
 
-def _load_rows(conn, tpl: contract.Template, sid: str, member: str, received_at, checked) -> None:
+def ensure_tables(conn, tpl: contract.Template) -> str:
+    """raw.submissions__<template> for valid rows, quarantine.submissions__<template> for rejected ones."""
     from lgstats.schema import ensure_raw_table
 
     table = f"submissions__{tpl.name}"
@@ -217,6 +219,11 @@ def _load_rows(conn, tpl: contract.Template, sid: str, member: str, received_at,
         snapshot_id text not null, member_code text not null, received_at timestamptz not null,
         row_number integer not null, "values" jsonb not null, problems jsonb not null)""").format(
         sql.Identifier(table)))
+    return table
+
+
+def _load_rows(conn, tpl: contract.Template, sid: str, member: str, received_at, checked) -> None:
+    table = ensure_tables(conn, tpl)
     names = [n for n, _ in raw_columns(tpl)]
     copy_sql = sql.SQL("copy raw.{} ({}) from stdin").format(sql.Identifier(table),
                                                              sql.SQL(", ").join(map(sql.Identifier, names)))

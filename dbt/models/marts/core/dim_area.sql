@@ -7,6 +7,6 @@ select
     parent_area_code::text as parent_area_code,
     country_iso3::text as country_iso3,
     m49_code::text as m49_code,
-    false as is_member,
+    is_member,
     not is_m49 as is_non_m49_grouping
 from {{ ref('int_areas_harmonised') }}

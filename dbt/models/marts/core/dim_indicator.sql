@@ -21,6 +21,13 @@ catalogue as (
     select * from {{ ref('stg_un_sdg__series_list') }}
 ),
 
+local_indicators as (  -- member-submitted codes that are not SDG series
+    select distinct on (indicator_code)
+        indicator_code as series_code, indicator_name, unit, snapshot_id
+    from {{ ref('stg_submissions__local_indicator') }}
+    order by indicator_code, received_at desc
+),
+
 combined as (
     select
         coalesce(c.series_code, o.series_code) as series_code,
@@ -33,6 +40,11 @@ combined as (
         coalesce(o.snapshot_id, c.snapshot_id) as snapshot_id
     from catalogue as c
     full outer join (select * from observed where rn = 1) as o using (series_code)
+    union all
+    select l.series_code, l.indicator_name, null, null, null, null, l.unit, l.snapshot_id
+    from local_indicators as l
+    where not exists (select 1 from catalogue as c where c.series_code = l.series_code)
+      and not exists (select 1 from observed as o where o.series_code = l.series_code)
 )
 
 select

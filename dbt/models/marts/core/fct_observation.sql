@@ -29,8 +29,13 @@ select
     loaded_at::timestamptz as loaded_at
 from {{ ref('int_observations_unioned') }} as o
 {% if is_incremental() %}
-where not exists (
-    select 1 from {{ this }} as t
-    where t.snapshot_id = o.snapshot_id and t.loaded_at = o.loaded_at
+-- every row of each source dataset that has something new (delete+insert then replaces that dataset whole)
+where o.source_dataset in (
+    select n.source_dataset
+    from {{ ref('int_observations_unioned') }} as n
+    where not exists (
+        select 1 from {{ this }} as t
+        where t.snapshot_id = n.snapshot_id and t.loaded_at = n.loaded_at
+    )
 )
 {% endif %}

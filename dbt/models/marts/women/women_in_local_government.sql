@@ -1,26 +1,47 @@
 {{ config(contract={'enforced': true}) }}
 
--- SDG 5.5.1(b): the series has one category (Sex = FEMALE), so it is read by series, not by "_T".
+-- Countries from SDG 5.5.1(b) (SG_GEN_LOCGELS has one category, Sex = FEMALE, so it is read by series,
+-- not by "_T"; national reporting is preferred), member local governments from their council submissions.
 with sdg as (
     select distinct on (f.area_code, f.year)
         f.area_code,
         f.year,
         f.value as women_seat_share_pct,
+        null::integer as seats_total,
+        null::integer as seats_women,
         f.source_name
     from {{ ref('fct_observation') }} as f
     where f.series_code = 'SG_GEN_LOCGELS'
     order by f.area_code, f.year, (f.reporting_type = 'N') desc, f.disaggregation
+),
+
+councils as (
+    select
+        c.area_code,
+        c.election_year as year,
+        round(100.0 * c.seats_women / c.seats_total, 2) as women_seat_share_pct,
+        c.seats_total,
+        c.seats_women,
+        s.source_name
+    from {{ ref('stg_submissions__council_composition') }} as c
+    inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
+),
+
+combined as (
+    select * from sdg
+    union all
+    select * from councils where area_code not in (select area_code from sdg)
 )
 
 select
-    s.area_code::text as area_code,
+    x.area_code::text as area_code,
     a.country_iso3::text as country_iso3,
     a.area_level::text as area_level,
-    s.year::integer as year,
-    s.women_seat_share_pct::numeric as women_seat_share_pct,
-    null::integer as seats_total,
-    null::integer as seats_women,
-    s.source_name::text as source_name
-from sdg as s
+    x.year::integer as year,
+    x.women_seat_share_pct::numeric as women_seat_share_pct,
+    x.seats_total::integer as seats_total,
+    x.seats_women::integer as seats_women,
+    x.source_name::text as source_name
+from combined as x
 inner join {{ ref('dim_area') }} as a using (area_code)
 where a.area_level in ('country', 'local_government')

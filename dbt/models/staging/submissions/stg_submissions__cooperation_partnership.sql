@@ -1,0 +1,23 @@
+select
+    snapshot_id,
+    member_code as submitted_by,
+    received_at,
+    member_code || ':' || partnership_id as partnership_id,
+    partner_a_name,
+    partner_a_country_iso3,
+    partner_a_area_code,
+    partner_b_name,
+    partner_b_country_iso3,
+    partner_b_area_code,
+    kind,
+    start_year::integer as start_year,
+    end_year::integer as end_year,
+    status,
+    themes,
+    sdg_goals,
+    funding_usd::numeric as funding_usd,
+    outcomes,
+    monev_indicator,
+    monev_target::numeric as monev_target,
+    monev_achieved::numeric as monev_achieved
+from ({{ latest_submission_rows('submissions__cooperation_partnership', []) }}) as s
