@@ -17,6 +17,7 @@ help:
 	@echo "make run    set everything up and run the whole pipeline end to end (replay data)"
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff on the Python code and DAGs"
+	@echo "make bench  loader throughput and memory against psql \\copy and pandas (writes bench/results/)"
 
 $(TOOLS)/uv/bin/uv:
 	@echo "installing uv $(UV_VERSION) into $(TOOLS)/uv"
@@ -40,6 +41,9 @@ test: setup
 
 test-fast: setup
 	$(BIN)/pytest -m "not e2e"
+
+bench: setup
+	$(BIN)/python bench/loader_bench.py
 
 lint: setup
 	$(BIN)/ruff check ingestion dags tests
