@@ -20,7 +20,7 @@ DOC_MD = f"""
 ### warehouse_build: raw → marts
 
 **Purpose.** Rebuild the warehouse from `raw.*` with dbt (Cosmos, one task group per layer: staging,
-intermediate, marts), running each model's data tests right after it. Between intermediate and marts the
+intermediate, marts), building each model with its tests in one task (`dbt build`). Between intermediate and marts the
 publish gates (`expectations/publish_gates.yml`: deleted rows per series, vanished series, golden values)
 compare the new build with the published marts; a failing gate or test stops the layers after it, so the
 marts keep their last good rows. Last, the documentation site (`lgstats docs`) is refreshed.
@@ -74,7 +74,7 @@ with DAG(
             profile_config=profile_config,
             execution_config=execution_config,
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select,
-                                       test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False,
+                                       test_behavior=TestBehavior.BUILD, emit_datasets=False,
                                        should_detach_multiple_parents_tests=True),
             operator_args={"quiet": True},
         )

@@ -150,7 +150,7 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
     ok = all(o["state"] == "success" for o in outcomes)
     tasks = {f"{o['dag_id']}.{t}": st for o in outcomes for t, st in o.get("tasks", {}).items()}
     checks = {k: v for k, v in tasks.items()
-              if k.endswith((".test", "__test", ".publish_gates")) or ".validate_" in k}
+              if k.endswith((".test", "__test", "_build", ".publish_gates")) or ".validate_" in k}
     passed = sum(1 for v in checks.values() if v == "success")
     failed = sum(1 for v in checks.values() if v in ("failed", "upstream_failed"))
     _print("")
@@ -166,7 +166,7 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
         _print("rows per mart:")
         for table, n in rows.items():
             _print(f"  marts.{table:<40} {n:>10,}")
-    _print(f"checks: {passed} passed, {failed} failed (GX validations, dbt tests, publish gates)")
+    _print(f"checks: {passed} passed, {failed} failed (GX validations, dbt builds with their tests, publish gates)")
     for o in outcomes:
         bad = [t for t, st in o.get("tasks", {}).items() if st not in ("success", "skipped")]
         if bad:

@@ -56,6 +56,13 @@ def collect(settings) -> dict:
                 out["sources"].append(entry)
                 if late or open_failures:
                     out["healthy"] = False
+        out["submissions"] = [
+            {"template": t, "files": n, "last_received": last, "rows_loaded": loaded, "rows_rejected": rejected,
+             "files_refused": refused}
+            for t, n, last, loaded, rejected, refused in conn.execute(
+                "select template, count(*), max(received_at), sum(rows_loaded), sum(rows_rejected),"
+                " count(*) filter (where status = 'refused') from ops.submissions group by template order by 1")
+        ] if conn.execute("select to_regclass('ops.submissions')").fetchone()[0] else []
     return out
 
 
@@ -69,6 +76,12 @@ def render(report: dict) -> str:
         rows = f"{e['rows']:,}" if e["rows"] is not None else "-"
         lines.append(f"{e['source'] + '/' + e['dataset']:<26} {run:<24} {when:<17} {rows:>9} {e['freshness']:<13} "
                      f"{e['open_validation_failures']:>13}")
+    if report.get("submissions"):
+        lines += ["", f"{'member submissions':<26} {'files':>6} {'last received':<17} {'rows loaded':>11} "
+                      f"{'rows set aside':>14} {'files refused':>13}"]
+        for e in report["submissions"]:
+            lines.append(f"{e['template']:<26} {e['files']:>6} {e['last_received']:%Y-%m-%d %H:%M} "
+                         f"{e['rows_loaded']:>11} {e['rows_rejected']:>14} {e['files_refused']:>13}")
     lines.append("")
     lines.append("healthy" if report["healthy"] else "attention needed: a source is late or has failed validations")
     return "\n".join(lines)

@@ -88,8 +88,36 @@ def test_ops_tables_describe_the_run_and_status_shows_every_source(replay_run):
     datasets = {(e["source"], e["dataset"]) for e in report["sources"]}
     assert datasets == {(s.name, d.name) for s in registry.sources().values() for d in s.datasets}
     assert all(e["freshness"] == "OK" and e["rows"] > 0 for e in report["sources"])
+    assert {e["template"] for e in report["submissions"]} == {"lga_profile", "cooperation_partnership",
+                                                             "council_composition", "local_indicator",
+                                                             "covid_recovery_measure"}
     table = lgstats("status", env=env).stdout
-    assert "un_sdg/series_data" in table and "healthy" in table
+    assert "un_sdg/series_data" in table and "council_composition" in table and "healthy" in table
+
+
+def test_lgstats_submit_processes_a_file_and_prints_its_report(replay_run, tmp_path):
+    env, url, _ = replay_run
+    f = tmp_path / "council.csv"
+    f.write_text("area_code,local_government_name,election_year,seats_total,seats_women\n"
+                 "VN-LG-001,Synthetic City VN-01,2021,30,40\nVN-LG-001,Synthetic City VN-01,2016,30,6\n")
+    proc = lgstats("submit", str(f), "--member", "VN-LG-001", "--template", "council_composition", env=env)
+    assert proc.returncode == 1  # partially accepted: the member has rows to fix
+    assert "partially_accepted: 1 of 2 rows loaded, 1 set aside" in proc.stdout
+    report = Path(proc.stdout.split("report for the member: ", 1)[1].split()[0])
+    assert report.exists() and "seats_women" in report.read_text()
+    bad = lgstats("submit", str(f), "--member", "VN-LG-001", "--template", "budget", env=env)
+    assert bad.returncode == 2 and "unknown template" in bad.stdout
+
+
+def test_lgstats_docs_builds_a_site_whose_index_opens_both(replay_run, tmp_path):
+    env, _, _ = replay_run
+    proc = lgstats("docs", "--out", str(tmp_path / "site"), env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    index = tmp_path / "site" / "index.html"
+    assert str(index) in proc.stdout
+    text = index.read_text()
+    assert (tmp_path / "site" / "dbt" / "static_index.html").exists() and 'href="dbt/static_index.html"' in text
+    assert (tmp_path / "site" / "gx" / "index.html").exists() and 'href="gx/index.html"' in text
 
 
 def test_the_build_refreshed_the_docs_site(replay_run):
