@@ -115,7 +115,7 @@ def machine() -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "50000,200000"))
+    ap.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "20000,100000"))
     ap.add_argument("--child", nargs=4, metavar=("KIND", "SNAPSHOT", "URL", "TABLE"))
     args = ap.parse_args(argv)
     if args.child:

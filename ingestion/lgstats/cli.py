@@ -92,6 +92,14 @@ def _mart_rows(s) -> dict[str, int]:
                 for t in tables}
 
 
+def _submissions_since(s, since: datetime) -> list[tuple]:
+    with warehouse.connect(s) as conn:
+        if not conn.execute("select to_regclass('ops.submissions')").fetchone()[0]:
+            return []
+        return conn.execute("select member_code, template, status, rows_loaded, rows_rejected, report_html "
+                            "from ops.submissions where received_at >= %s order by received_at", (since,)).fetchall()
+
+
 def _failures(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -111,6 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logical_date = args.logical_date or datetime.now(UTC).date().isoformat()
     _print(f"lgstats run: mode={args.mode} sources={','.join(chosen)} logical date={logical_date}")
     started = time.monotonic()
+    started_at = datetime.now(UTC)
 
     _print("  warehouse ...")
     warehouse.ensure_running(s)
@@ -141,12 +150,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             outcomes.append(outcome)
             mark = "ok" if outcome["state"] == "success" else "FAILED"
             _print(f"  {mark}: {dag_id} in {outcome['seconds']} s")
-        return _summary(s, outcomes, _failures(run_dir / "failures.jsonl"), run_dir, time.monotonic() - started)
+        return _summary(s, outcomes, _failures(run_dir / "failures.jsonl"), run_dir, time.monotonic() - started,
+                        started_at)
     finally:
         lock_conn.close()
 
 
-def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, seconds: float) -> int:
+def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, seconds: float,
+             started_at: datetime | None = None) -> int:
     ok = all(o["state"] == "success" for o in outcomes)
     tasks = {f"{o['dag_id']}.{t}": st for o in outcomes for t, st in o.get("tasks", {}).items()}
     checks = {k: v for k, v in tasks.items()
@@ -167,6 +178,16 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
         for table, n in rows.items():
             _print(f"  marts.{table:<40} {n:>10,}")
     _print(f"checks: {passed} passed, {failed} failed (GX validations, dbt builds with their tests, publish gates)")
+    try:
+        received = _submissions_since(s, started_at) if started_at else []
+    except Exception:  # the summary must still print
+        received = []
+    if received:
+        _print(f"member submissions received: {len(received)} file(s), {sum(r[3] for r in received)} row(s) loaded, "
+               f"{sum(r[4] for r in received)} set aside")
+        for member, template, status, _loaded, rejected, report in received:
+            if status != "accepted":
+                _print(f"  {member}/{template}: {status}, {rejected} row(s) set aside; report: {report}")
     for o in outcomes:
         bad = [t for t, st in o.get("tasks", {}).items() if st not in ("success", "skipped")]
         if bad:
