@@ -46,7 +46,7 @@ bench: setup
 	$(BIN)/python bench/loader_bench.py
 
 lint: setup
-	$(BIN)/ruff check ingestion dags tests
+	$(BIN)/ruff check ingestion dags tests bench
 
 clean:
 	rm -rf dbt/target dbt/logs .pytest_cache

@@ -97,7 +97,8 @@ def psql_copy(snapshot: str, url: str, table: str) -> dict:
         path = fh.name
     psql = str(POSTGRES_BIN_PATH / "psql")
     cols = ", ".join(f"{c} {t.replace(' not null', '')}" for c, t in un_sdg.SERIES_DATA_COLUMNS)
-    subprocess.run([psql, url, "-qc", f"drop table if exists raw.{table}; create table raw.{table} ({cols})"], check=True)
+    ddl = f"drop table if exists raw.{table}; create table raw.{table} ({cols})"
+    subprocess.run([psql, url, "-qc", ddl], check=True)
     t0 = time.perf_counter()
     subprocess.run([psql, url, "-qc", f"\\copy raw.{table} ({', '.join(names)}) from '{path}' with (format csv)"],
                    check=True)

@@ -123,20 +123,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _print("  warehouse ...")
     warehouse.ensure_running(s)
-    env = {**os.environ, **runtime.airflow_env(s), "LGSTATS_MODE": args.mode}
-    # Interactive runs fail fast: the HTTP clients retry on their own; task retries are the scheduler's.
-    env.setdefault("LGSTATS_TASK_RETRIES", os.environ.get("LGSTATS_TASK_RETRIES", "0"))
-    os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "LGSTATS"))})
-    _print("  airflow metadata ...")
-    runtime.ensure_airflow_db(s)
-    _print("  dbt manifest ...")
-    runtime.ensure_manifest()
-
-    lock_conn = warehouse.connect(s, autocommit=True)
+    lock_conn = warehouse.connect(s, autocommit=True)  # held for the whole run; released if we die
     if not lock_conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()[0]:
         _print("error: another `lgstats run` is working on this warehouse; wait for it to finish and retry.")
+        lock_conn.close()
         return 3
     try:
+        env = {**os.environ, **runtime.airflow_env(s), "LGSTATS_MODE": args.mode}
+        # Interactive runs fail fast: the HTTP clients retry on their own; task retries are the scheduler's.
+        env.setdefault("LGSTATS_TASK_RETRIES", os.environ.get("LGSTATS_TASK_RETRIES", "0"))
+        os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "LGSTATS"))})
+        _print("  airflow metadata ...")
+        runtime.ensure_airflow_db(s)
+        _print("  dbt manifest ...")
+        runtime.ensure_manifest()
         run_dir = s.home / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         run_dir.mkdir(parents=True, exist_ok=True)
         env["LGSTATS_FAILURE_FILE"] = str(run_dir / "failures.jsonl")

@@ -20,10 +20,14 @@ from lgstats.registry import Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 # name, PostgreSQL type: the raw table, in COPY order.
-SERIES_DATA_COLUMNS: list[tuple[str, str]] = [
+# Where each row came from: the snapshot, the file in it, and the position in that file.
+PROVENANCE_COLUMNS: list[tuple[str, str]] = [
     ("snapshot_id", "text not null"),
     ("source_file", "text not null"),
     ("row_number", "integer not null"),
+]
+SERIES_DATA_COLUMNS: list[tuple[str, str]] = [
+    *PROVENANCE_COLUMNS,
     ("series_code", "text"),
     ("series_description", "text"),
     ("goal", "jsonb"),
@@ -53,9 +57,7 @@ SERIES_DATA_COLUMNS: list[tuple[str, str]] = [
 ]
 
 SERIES_LIST_COLUMNS: list[tuple[str, str]] = [
-    ("snapshot_id", "text not null"),
-    ("source_file", "text not null"),
-    ("row_number", "integer not null"),
+    *PROVENANCE_COLUMNS,
     ("series_code", "text"),
     ("series_description", "text"),
     ("goal", "jsonb"),
@@ -65,9 +67,7 @@ SERIES_LIST_COLUMNS: list[tuple[str, str]] = [
     ("uri", "text"),
 ]
 GEOAREA_LIST_COLUMNS: list[tuple[str, str]] = [
-    ("snapshot_id", "text not null"),
-    ("source_file", "text not null"),
-    ("row_number", "integer not null"),
+    *PROVENANCE_COLUMNS,
     ("geo_area_code", "text"),
     ("area_code", "text"),
     ("geo_area_name", "text"),
