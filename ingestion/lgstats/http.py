@@ -7,6 +7,7 @@ with :func:`backoff_sleep`, inside the same :class:`Deadline`.
 
 from __future__ import annotations
 
+import json
 import time
 
 import requests
@@ -21,6 +22,17 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 class FetchError(RuntimeError):
     """A request that finally failed; the message names the request."""
+
+
+class ResponseError(ValueError):
+    """A response body that is not what the API's contract promises (retried: it may be a cut body)."""
+
+
+class ApiError(RuntimeError):
+    """The API answered, and its answer is an error (e.g. World Bank errors sent with HTTP 200): not retried."""
+
+
+PAGE_ATTEMPTS = 5
 
 
 class Deadline:
@@ -61,3 +73,31 @@ def make_session(policy: HttpPolicy) -> requests.Session:
 def backoff_sleep(attempt: int, policy: HttpPolicy, deadline: Deadline) -> None:
     delay = min(30.0, policy.backoff_factor * (2 ** (attempt - 1)))
     time.sleep(max(0.0, min(delay, deadline.remaining())))
+
+
+def get_json(session: requests.Session, url: str, params: list, policy, deadline: Deadline, check) -> tuple:
+    """One JSON response, retried on what urllib3 cannot see: cut bodies, timeouts, invalid JSON, a body
+    ``check`` rejects (ResponseError). An ApiError raised by ``check`` (the API said no) is not retried."""
+    last = None
+    for attempt in range(1, PAGE_ATTEMPTS + 1):
+        deadline.check(url)
+        try:
+            resp = session.get(url, params=params, timeout=min(policy.timeout_seconds, max(1, deadline.remaining())))
+            if resp.status_code != 200:
+                last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
+                if resp.status_code < 500 and resp.status_code != 429:
+                    break  # a client error will not heal by retrying
+            else:
+                body = resp.content
+                payload = check(json.loads(body), resp.url)
+                return body, payload, resp.url
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            last = f"invalid JSON ({exc})"
+        except ResponseError as exc:
+            last = str(exc)
+        backoff_sleep(attempt, policy, deadline)
+    query = "&".join(f"{k}={v}" for k, v in params if k in ("seriesCode", "page", "pageSize", "per_page"))
+    raise FetchError(f"GET {url}{'?' + query if query else ''} failed after {attempt} attempts: {last}")

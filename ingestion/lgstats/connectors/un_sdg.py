@@ -13,9 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import requests
-
-from lgstats.http import Deadline, FetchError, backoff_sleep, make_session
+from lgstats.http import Deadline, FetchError, get_json, make_session
 from lgstats.registry import Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
@@ -76,11 +74,9 @@ KINDS = ("series_data", "series_list", "geoarea_list")
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 MAX_RESTARTS = 3
-PAGE_ATTEMPTS = 5
 
 
-class PageError(ValueError):
-    pass
+from lgstats.http import ResponseError as PageError  # noqa: E402  (kept under its historical name)
 
 
 def parse_value(raw: Any) -> tuple[str | None, str | None]:
@@ -134,34 +130,6 @@ def check_list(payload: Any, where: str) -> list:
     return payload
 
 
-def _get_page(session: requests.Session, url: str, params: list, policy, deadline: Deadline,
-              check=check_envelope) -> tuple:
-    """One response, retried on what urllib3 cannot see: cut bodies, timeouts, invalid JSON."""
-    last = None
-    for attempt in range(1, PAGE_ATTEMPTS + 1):
-        deadline.check(url)
-        try:
-            resp = session.get(url, params=params, timeout=min(policy.timeout_seconds, max(1, deadline.remaining())))
-            if resp.status_code != 200:
-                last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
-                if resp.status_code < 500 and resp.status_code != 429:
-                    break  # a client error will not heal by retrying
-            else:
-                body = resp.content
-                payload = check(json.loads(body), resp.url)
-                return body, payload, resp.url
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout) as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            last = f"invalid JSON ({exc})"
-        except PageError as exc:
-            last = str(exc)
-        backoff_sleep(attempt, policy, deadline)
-    query = "&".join(f"{k}={v}" for k, v in params if k in ("seriesCode", "page", "pageSize"))
-    raise FetchError(f"GET {url}{'?' + query if query else ''} failed after {attempt} attempts: {last}")
-
-
 def kind(dataset: Dataset) -> str:
     k = getattr(dataset, "kind", None) or "series_data"
     if k not in KINDS:
@@ -181,7 +149,7 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     session = make_session(source.http)
     deadline = Deadline(source.http.max_total_seconds)
     if kind(dataset) != "series_data":
-        body, payload, final_url = _get_page(session, url, [], source.http, deadline, check=check_list)
+        body, payload, final_url = get_json(session, url, [], source.http, deadline, check=check_list)
         writer.add(f"{kind(dataset)}.json", body, url=final_url, rows=len(payload), total_elements=len(payload))
         return {"producer": source.title, "base_url": base, "endpoint": dataset.endpoint, "query": {}}
     areas = dataset.area_codes()
@@ -194,7 +162,7 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
             while True:
                 params = [("seriesCode", series.code), *[("areaCode", a) for a in areas],
                           ("page", page), ("pageSize", dataset.page_size)]
-                body, payload, final_url = _get_page(session, url, params, source.http, deadline)
+                body, payload, final_url = get_json(session, url, params, source.http, deadline, check=check_envelope)
                 total = int(payload["totalElements"])
                 if expected is None:
                     expected = total
