@@ -112,5 +112,13 @@ Expected refresh: every {src.expected_refresh_days} days.
 
                 return pipeline.load(snapshot_path)
 
-            load(validate(fetch()))
+            @task(task_id=f"check_{ds.name}")
+            def check(snapshot_path: str) -> None:
+                """Fail, after the good data is loaded, if the source refused part of the request."""
+                from lgstats import pipeline
+
+                pipeline.check_fetch_errors(snapshot_path)
+
+            validated = validate(fetch())
+            load(validated) >> check(validated)
     return dag

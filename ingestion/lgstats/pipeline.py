@@ -118,6 +118,20 @@ def load(snapshot_path: str) -> dict[str, Any]:
     return result.__dict__
 
 
+class IncompleteFetch(RuntimeError):
+    pass
+
+
+def check_fetch_errors(snapshot_path: str) -> None:
+    """Fail (after the good data is loaded) when the source refused some of what was asked, naming it."""
+    snapshot = Snapshot.open(Path(snapshot_path))
+    errors = snapshot.origin.get("errors") or []
+    if errors:
+        listed = "; ".join(f"{e.get('indicator') or e.get('series')}: {e.get('error')}" for e in errors)
+        raise IncompleteFetch(f"{snapshot.id}: the source refused {len(errors)} request(s): {listed}. "
+                              "Everything else was validated and loaded. Check the registry entry.")
+
+
 def discard_partition(snapshot_path: str) -> None:
     """For operators: remove a partition by hand (never called by the pipeline)."""
     shutil.rmtree(snapshot_path)

@@ -80,8 +80,9 @@ def test_ops_tables_describe_the_run_and_status_shows_every_source(replay_run):
         runs = dict(conn.execute("select dag_id, state from ops.runs").fetchall())
         loads = conn.execute("select count(*), bool_and(rows > 0) from ops.loads where status = 'loaded'").fetchone()
         validations = conn.execute("select count(*), bool_and(success) from ops.validations").fetchone()
-    assert runs == {"un_sdg_ingest": "success", "submissions_ingest": "success", "warehouse_build": "success"}
-    assert loads == (3, True) and validations == (3, True)
+    assert runs == {"un_sdg_ingest": "success", "world_bank_ingest": "success", "submissions_ingest": "success",
+                    "warehouse_build": "success"}
+    assert loads == (4, True) and validations == (4, True)
     proc = lgstats("status", "--json", env=env)
     report = json.loads(proc.stdout)
     assert proc.returncode == 0 and report["healthy"]

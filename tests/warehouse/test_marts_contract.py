@@ -34,6 +34,7 @@ def built(pg_admin_url, tmp_path_factory):
     mp.setenv("LGSTATS_HOME", str(tmp_path_factory.mktemp("home")))
     for dataset in ("geoarea_list", "series_list", "series_data"):
         pipeline.load(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay"))
+    pipeline.load(pipeline.fetch("world_bank", "indicators", "2026-11-28", "replay"))
     load_sample_submissions()
     proc = dbt("build")
     assert proc.returncode == 0, proc.stdout[-4000:]
@@ -127,3 +128,15 @@ def test_every_query_in_the_analyst_guide_runs_as_the_bi_role_and_returns_rows(b
     with as_role(built, "lgstats_bi") as conn:
         rows = conn.execute(query).fetchall()
     assert rows, query
+
+
+def test_world_bank_context_reaches_the_decentralisation_profile_and_nulls_stay_null(built):
+    with psycopg.connect(built) as conn:
+        filled = conn.execute("select count(*) from marts.decentralisation_country_profile where"
+                              " urban_population_pct is not null and gdp_per_capita_usd is not null").fetchone()[0]
+        zeros = conn.execute("select count(*) from marts.fct_observation where series_code = 'GC.REV.XGRT.GD.ZS'"
+                             " and value = 0").fetchone()[0]
+        nulls = conn.execute("select count(*) from marts.fct_observation where series_code = 'GC.REV.XGRT.GD.ZS'"
+                             " and value is null").fetchone()[0]
+    assert filled > 0
+    assert zeros == 0 and nulls > 0  # the API's null is NULL in the marts, never zero

@@ -37,3 +37,24 @@ select
     s.loaded_at
 from {{ ref('stg_submissions__local_indicator') }} as l
 inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
+
+union all
+-- World Bank WDI context indicators (null values are kept: value NULL, value_text NULL)
+select
+    w.indicator_id as series_code,
+    w.area_code,
+    w.year,
+    null::text as period,
+    '_T' as disaggregation,
+    '_Z' as reporting_type,
+    w.value,
+    w.value_text,
+    null::text as value_qualifier,
+    null::text as unit,
+    null::text as nature,
+    s.source_name,
+    w.snapshot_id,
+    s.source || '/' || s.dataset as source_dataset,
+    s.loaded_at
+from {{ ref('stg_world_bank__indicators') }} as w
+inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)

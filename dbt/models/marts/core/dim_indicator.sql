@@ -21,6 +21,12 @@ catalogue as (
     select * from {{ ref('stg_un_sdg__series_list') }}
 ),
 
+world_bank as (
+    select distinct on (indicator_id) indicator_id as series_code, indicator_name, snapshot_id
+    from {{ ref('stg_world_bank__indicators') }}
+    order by indicator_id
+),
+
 local_indicators as (  -- member-submitted codes that are not SDG series
     select distinct on (indicator_code)
         indicator_code as series_code, indicator_name, unit, snapshot_id
@@ -45,6 +51,9 @@ combined as (
     from local_indicators as l
     where not exists (select 1 from catalogue as c where c.series_code = l.series_code)
       and not exists (select 1 from observed as o where o.series_code = l.series_code)
+    union all
+    select w.series_code, w.indicator_name, null, null, null, null, null, w.snapshot_id
+    from world_bank as w
 )
 
 select

@@ -1,10 +1,11 @@
 {{ config(contract={'enforced': true}) }}
 
--- Country × year. Columns whose source has not landed yet (OECD SNG-WOFI, World Bank) stay NULL.
+-- Country × year. SDG counts and DRR shares, World Bank context; the OECD SNG-WOFI finance columns stay
+-- NULL until that source lands. A value a source does not give is NULL, never zero.
 with national as (
     select f.area_code, f.year, f.series_code, f.value, f.source_name
     from {{ ref('fct_observation') }} as f
-    where f.series_code in ('SG_GOV_LOGV', 'SG_DSR_SILS')
+    where f.series_code in ('SG_GOV_LOGV', 'SG_DSR_SILS', 'SP.URB.TOTL.IN.ZS', 'NY.GDP.PCAP.CD')
       and f.disaggregation = '_T'
 ),
 
@@ -14,6 +15,8 @@ pivoted as (
         year,
         max(value) filter (where series_code = 'SG_GOV_LOGV') as local_governments_count,
         max(value) filter (where series_code = 'SG_DSR_SILS') as local_drr_strategy_share_pct,
+        max(value) filter (where series_code = 'SP.URB.TOTL.IN.ZS') as urban_population_pct,
+        max(value) filter (where series_code = 'NY.GDP.PCAP.CD') as gdp_per_capita_usd,
         string_agg(distinct source_name, '; ') as source_names
     from national
     group by area_code, year
@@ -28,8 +31,8 @@ select
     null::numeric as sng_expenditure_pct_gdp,
     null::numeric as sng_expenditure_pct_general_government,
     null::numeric as sng_revenue_pct_gdp,
-    null::numeric as urban_population_pct,
-    null::numeric as gdp_per_capita_usd,
+    p.urban_population_pct::numeric as urban_population_pct,
+    p.gdp_per_capita_usd::numeric as gdp_per_capita_usd,
     p.source_names::text as source_names
 from pivoted as p
 inner join {{ ref('dim_area') }} as a using (area_code)
