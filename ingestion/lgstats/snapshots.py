@@ -43,6 +43,14 @@ class Snapshot:
     def files(self) -> list[Path]:
         return [self.path / f["file"] for f in self.origin["files"]]
 
+    def announced_rows(self) -> int:
+        """Rows the source said it had (``total_elements`` of the first page of each series), to check that
+        every announced row arrived exactly once."""
+        seen: dict[str, int] = {}
+        for f in self.origin["files"]:
+            seen.setdefault(f.get("series", f["file"]), int(f.get("total_elements", f.get("rows", 0))))
+        return sum(seen.values())
+
     @property
     def synthetic(self) -> bool:
         return bool(self.origin.get("synthetic"))

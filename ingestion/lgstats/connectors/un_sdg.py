@@ -274,11 +274,7 @@ def _parse_series_data(snapshot: Snapshot) -> Iterator[dict]:
 
 
 def expected_rows(snapshot: Snapshot) -> int:
-    """Rows the API said it had, summed per series from the first page of each."""
-    seen: dict[str, int] = {}
-    for f in snapshot.origin["files"]:
-        seen.setdefault(f.get("series", f["file"]), int(f.get("total_elements", f.get("rows", 0))))
-    return sum(seen.values())
+    return snapshot.announced_rows()
 
 
 def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> dict[str, Any]:
