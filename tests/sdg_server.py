@@ -9,8 +9,6 @@ from pathlib import Path
 
 from werkzeug import Request, Response
 
-from lgstats.synthetic import SYNTHETIC_LICENCE  # noqa: F401  (the replay pages are synthetic)
-
 
 @dataclass
 class Fault:

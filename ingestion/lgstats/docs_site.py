@@ -34,14 +34,13 @@ def build_dbt_docs(site: Path) -> Path:
 
 def build_data_docs(site: Path, work: Path) -> tuple[Path, list[str]]:
     """Validate the latest snapshot of each dataset in a file-backed GX context and render its Data Docs."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from lgstats.validation import _quiet_gx, load_suite_definition
+    from lgstats.validation import load_suite_definition, quiet_gx
 
-    _quiet_gx()
+    quiet_gx()
     shutil.rmtree(work, ignore_errors=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(work))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -59,7 +59,7 @@ def load_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, colu
                     count += 1
                     if progress_every and count % progress_every == 0:
                         print(f"  loaded {count:,} rows into raw.{table}", flush=True)
-            _record_origin(conn, snapshot)
+            record_origin(conn, snapshot)
             status = "loaded"
         conn.execute(
             "insert into ops.loads (snapshot_id, raw_table, status, rows, bytes, md5, started_at, duration_s)"
@@ -70,7 +70,7 @@ def load_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, colu
     return LoadResult(snapshot.id, f"raw.{table}", status, count, time.monotonic() - t0)
 
 
-def _record_origin(conn: psycopg.Connection, snapshot: Snapshot) -> None:
+def record_origin(conn: psycopg.Connection, snapshot: Snapshot) -> None:
     o = snapshot.origin
     conn.execute(
         """insert into raw.snapshot_origins (snapshot_id, source, dataset, dt, producer, base_url, licence,

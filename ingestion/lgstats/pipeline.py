@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +130,3 @@ def check_fetch_errors(snapshot_path: str) -> None:
         raise IncompleteFetch(f"{snapshot.id}: the source refused {len(errors)} request(s): {listed}. "
                               "Everything else was validated and loaded. Check the registry entry.")
 
-
-def discard_partition(snapshot_path: str) -> None:
-    """For operators: remove a partition by hand (never called by the pipeline)."""
-    shutil.rmtree(snapshot_path)

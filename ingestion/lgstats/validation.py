@@ -69,38 +69,39 @@ def load_suite_definition(name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _quiet_gx() -> None:
+def quiet_gx() -> None:
+    """GX logs every registered function at INFO under Airflow's logging; its progress bars flood logs."""
+    import os
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     for name in ("great_expectations", "great_expectations._docs_decorators"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def run_suite(df, suite_name: str, parameters: dict[str, Any]) -> ValidationOutcome:
-    """Validate a pandas DataFrame with the named suite, in an ephemeral GX context."""
-    import os
-
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    _quiet_gx()
+def validate_frame(df, suite_name: str, expectations: list[dict], parameters: dict[str, Any] | None,
+                   index_cols: list[str]):
+    """Run expectations on a pandas DataFrame in an ephemeral GX context; unexpected rows are reported by
+    ``index_cols``. Returns GX's validation result."""
+    quiet_gx()
     import great_expectations as gx
-
-    definition = load_suite_definition(suite_name)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # bars flood task logs
-    batch_def = (
-        ctx.data_sources.add_pandas("snapshot")
-        .add_dataframe_asset("rows")
-        .add_batch_definition_whole_dataframe("whole")
-    )
-    suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name, expectations=definition["expectations"]))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = ctx.data_sources.add_pandas("frame").add_dataframe_asset("rows")
+    batch_def = asset.add_batch_definition_whole_dataframe("all")
+    suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
+    return vd.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters or {},
+                  result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_cols,
+                                 "partial_unexpected_count": 20})
+
+
+def run_suite(df, suite_name: str, parameters: dict[str, Any]) -> ValidationOutcome:
+    """Validate a parsed snapshot with the named suite from ``expectations/``."""
     index_cols = [c for c in ("source_file", "row_number") if c in df.columns]
-    result = vd.run(
-        batch_parameters={"dataframe": df},
-        expectation_parameters=parameters,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_cols,
-                       "partial_unexpected_count": 20},
-    )
+    result = validate_frame(df, suite_name, load_suite_definition(suite_name)["expectations"], parameters,
+                            index_cols)
     failures = []
     for r in result.results:
         if r.success:

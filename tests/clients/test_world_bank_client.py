@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from werkzeug import Response
@@ -46,7 +48,7 @@ class WorldBank:
 def wb(httpserver, monkeypatch):
     def install(**kw):
         server = WorldBank(**kw)
-        httpserver.expect_request(__import__("re").compile(r"/v2/country/.*")).respond_with_handler(server.handle)
+        httpserver.expect_request(re.compile(r"/v2/country/.*")).respond_with_handler(server.handle)
         monkeypatch.setenv("LGSTATS_WORLD_BANK_BASE_URL", httpserver.url_for("/").rstrip("/"))
         return server
     return install
@@ -65,7 +67,7 @@ def test_check_page_accepts_the_envelope_and_recognises_errors_sent_with_200():
 def test_a_page_a_500_and_an_error_as_200_load_the_good_data_and_name_the_bad_indicator(wb, warehouse_url):
     server = wb(error_for="GC.REV.XGRT.GD.ZS", fail_once="SP.POP.TOTL")
     path = pipeline.fetch("world_bank", "indicators", "2026-11-28", "live")
-    snap = Snapshot.open(__import__("pathlib").Path(path))
+    snap = Snapshot.open(Path(path))
     assert [e["indicator"] for e in snap.origin["errors"]] == ["GC.REV.XGRT.GD.ZS"]
     assert ("SP.POP.TOTL", 1) in server.log and server.log.count(("SP.POP.TOTL", 1)) == 2  # the 500, retried
     pipeline.validate(path)

@@ -42,7 +42,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_each_row_once
     src = registry.source("un_sdg")
     bench = src.model_copy(update={"name": "bench", "datasets": [
         src.dataset("series_data").model_copy(update={"raw_table": "bench__series_data"})]})
-    monkeypatch.setattr(registry, "sources", lambda *a: {**{s.name: s for s in [src]}, "bench": bench})
+    monkeypatch.setattr(registry, "sources", lambda *a: {"un_sdg": src, "bench": bench})
     script = tmp_path / "load.py"
     script.write_text("from lgstats import registry\n"
                       "import lgstats.registry as r\n"

@@ -209,26 +209,29 @@ def parse(snapshot: Snapshot, dataset: Dataset | None = None) -> Iterator[dict]:
     return _parse_series_data(snapshot)
 
 
-def _parse_series_list(snapshot: Snapshot) -> Iterator[dict]:
+def _list_items(snapshot: Snapshot) -> Iterator[tuple[str, int, dict]]:
+    """(file, position, object) for the array bodies of Series/List and GeoArea/List."""
     for name, payload in iter_pages(snapshot, check_list):
         for i, item in enumerate(payload, start=1):
             if not isinstance(item, dict):
                 raise PageError(f"{snapshot.path / name}: item {i - 1} is not an object")
-            yield {"snapshot_id": snapshot.id, "source_file": name, "row_number": i,
-                   "series_code": _text(item.get("code")), "series_description": _text(item.get("description")),
-                   "goal": json.dumps(item.get("goal")), "target": json.dumps(item.get("target")),
-                   "indicator": json.dumps(item.get("indicator")), "release": _text(item.get("release")),
-                   "uri": _text(item.get("uri"))}
+            yield name, i, item
+
+
+def _parse_series_list(snapshot: Snapshot) -> Iterator[dict]:
+    for name, i, item in _list_items(snapshot):
+        yield {"snapshot_id": snapshot.id, "source_file": name, "row_number": i,
+               "series_code": _text(item.get("code")), "series_description": _text(item.get("description")),
+               "goal": json.dumps(item.get("goal")), "target": json.dumps(item.get("target")),
+               "indicator": json.dumps(item.get("indicator")), "release": _text(item.get("release")),
+               "uri": _text(item.get("uri"))}
 
 
 def _parse_geoarea_list(snapshot: Snapshot) -> Iterator[dict]:
-    for name, payload in iter_pages(snapshot, check_list):
-        for i, item in enumerate(payload, start=1):
-            if not isinstance(item, dict):
-                raise PageError(f"{snapshot.path / name}: item {i - 1} is not an object")
-            yield {"snapshot_id": snapshot.id, "source_file": name, "row_number": i,
-                   "geo_area_code": _text(item.get("geoAreaCode")), "area_code": pad_area(item.get("geoAreaCode")),
-                   "geo_area_name": _text(item.get("geoAreaName"))}
+    for name, i, item in _list_items(snapshot):
+        yield {"snapshot_id": snapshot.id, "source_file": name, "row_number": i,
+               "geo_area_code": _text(item.get("geoAreaCode")), "area_code": pad_area(item.get("geoAreaCode")),
+               "geo_area_name": _text(item.get("geoAreaName"))}
 
 
 def _parse_series_data(snapshot: Snapshot) -> Iterator[dict]:

@@ -187,16 +187,10 @@ def _expectations(template: Template, limits: Limits) -> list[tuple[dict, str]]:
 
 def run_contract(template: Template, rows: list[dict], limits: Limits) -> dict[int, list[Problem]]:
     """The template's GX suite on the typed rows; returns problems per row number."""
-    import os
-
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
     import pandas as pd
-    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from lgstats.validation import _quiet_gx
+    from lgstats.validation import validate_frame
 
-    _quiet_gx()
     if not rows:
         return {}
     df = pd.DataFrame(rows, columns=["row_number", *template.column_names]).astype(object)
@@ -205,14 +199,7 @@ def run_contract(template: Template, rows: list[dict], limits: Limits) -> dict[i
         if col.type in ("int", "year", "number"):
             df[col.name] = pd.to_numeric(df[col.name], errors="coerce")
     pairs = _expectations(template, limits)
-    ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = ctx.data_sources.add_pandas("submission").add_dataframe_asset("rows")
-    batch = asset.add_batch_definition_whole_dataframe("all")
-    suite = ctx.suites.add(gx.ExpectationSuite(name=f"submission__{template.name}", expectations=[e for e, _ in pairs]))
-    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=template.name, data=batch, suite=suite))
-    result = vd.run(batch_parameters={"dataframe": df},
-                    result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_number"]})
+    result = validate_frame(df, f"submission__{template.name}", [e for e, _ in pairs], None, ["row_number"])
     by_row: dict[int, list[Problem]] = {}
     for r, (exp, fix) in zip(result.results, pairs, strict=True):
         if r.success:

@@ -136,7 +136,7 @@ def _already_received(conn, member: str, template_name: str, md5: str) -> str | 
 
 def process_file(path: Path, member: str, template_name: str) -> Result:
     from lgstats import warehouse
-    from lgstats.loading import _record_origin
+    from lgstats.loading import record_origin
 
     tpl = _check_request(member, template_name)
     limits = contract.limits()
@@ -189,7 +189,7 @@ def process_file(path: Path, member: str, template_name: str) -> Result:
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"submissions.{template_name}",))
             _load_rows(conn, tpl, sid, member, received_at, checked)
-            _record_origin(conn, snapshot)
+            record_origin(conn, snapshot)
             _record(conn, res, md5, len(data), received_at, checked.neutralised)
         _archive(path)
     res.report_html, res.report_csv = paths["html"], paths["csv"]
