@@ -46,7 +46,7 @@ def build_data_docs(site: Path, work: Path) -> tuple[Path, list[str]]:
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = ctx.data_sources.add_pandas("snapshots")
     s = get_settings()
-    done = []
+    done, suites = [], {}
     for src in registry.sources().values():
         mod = connectors.get(src.connector)
         for ds in src.datasets:
@@ -57,8 +57,10 @@ def build_data_docs(site: Path, work: Path) -> tuple[Path, list[str]]:
             frame = mod.validation_frame(mod.parse(snap, ds), ds)
             name = f"{src.name}__{ds.name}"
             batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("latest")
-            suite = ctx.suites.add(gx.ExpectationSuite(name=ds.suite,
-                                                       expectations=load_suite_definition(ds.suite)["expectations"]))
+            if ds.suite not in suites:  # generic suites (sdmx__observations) serve several datasets
+                suites[ds.suite] = ctx.suites.add(gx.ExpectationSuite(
+                    name=ds.suite, expectations=load_suite_definition(ds.suite)["expectations"]))
+            suite = suites[ds.suite]
             vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
             cp = ctx.checkpoints.add(gx.Checkpoint(name=f"{name}_docs", validation_definitions=[vd],
                                                    actions=[UpdateDataDocsAction(name="docs")]))

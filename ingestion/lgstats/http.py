@@ -78,19 +78,31 @@ def backoff_sleep(attempt: int, policy: HttpPolicy, deadline: Deadline) -> None:
 def get_json(session: requests.Session, url: str, params: list, policy, deadline: Deadline, check) -> tuple:
     """One JSON response, retried on what urllib3 cannot see: cut bodies, timeouts, invalid JSON, a body
     ``check`` rejects (ResponseError). An ApiError raised by ``check`` (the API said no) is not retried."""
+    return request_checked(session, "GET", url, params=params, policy=policy, deadline=deadline,
+                           check=lambda body, resp: check(json.loads(body), resp.url))
+
+
+def request_checked(session: requests.Session, method: str, url: str, *, policy, deadline: Deadline, check,
+                    params: list | None = None, json_body: dict | None = None,
+                    headers: dict | None = None) -> tuple:
+    """One response whose body ``check(body, response)`` accepts; returns (body, checked, final URL).
+
+    Retried like :func:`get_json`. ``check`` raises ResponseError for a body that may heal on retry (cut,
+    wrong content type) and ApiError for an answer that will not."""
     last = None
+    params = params or []
     for attempt in range(1, PAGE_ATTEMPTS + 1):
         deadline.check(url)
         try:
-            resp = session.get(url, params=params, timeout=min(policy.timeout_seconds, max(1, deadline.remaining())))
+            resp = session.request(method, url, params=params, json=json_body, headers=headers,
+                                   timeout=min(policy.timeout_seconds, max(1, deadline.remaining())))
             if resp.status_code != 200:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
                 if resp.status_code < 500 and resp.status_code != 429:
                     break  # a client error will not heal by retrying
             else:
                 body = resp.content
-                payload = check(json.loads(body), resp.url)
-                return body, payload, resp.url
+                return body, check(body, resp), resp.url
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
                 requests.exceptions.Timeout) as exc:
             last = f"{type(exc).__name__}: {exc}"
@@ -100,4 +112,4 @@ def get_json(session: requests.Session, url: str, params: list, policy, deadline
             last = str(exc)
         backoff_sleep(attempt, policy, deadline)
     query = "&".join(f"{k}={v}" for k, v in params if k in ("seriesCode", "page", "pageSize", "per_page"))
-    raise FetchError(f"GET {url}{'?' + query if query else ''} failed after {attempt} attempts: {last}")
+    raise FetchError(f"{method} {url}{'?' + query if query else ''} failed after {attempt} attempts: {last}")

@@ -48,7 +48,7 @@ class Dataset(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str
     kind: str | None = None
-    endpoint: str
+    endpoint: str = ""  # UN SDG, World Bank: path template; SDMX and PXWeb build theirs from `flow`/`table`
     suite: str
     raw_table: str
     page_size: int = 1000
@@ -99,9 +99,14 @@ def _load(path: Path) -> Source:
         return Source.model_validate(yaml.safe_load(fh))
 
 
-def sources(registry_dir: Path = REGISTRY_DIR) -> dict[str, Source]:
+def registry_dir() -> Path:
+    """``ingestion/sources``, or ``$LGSTATS_REGISTRY_DIR`` (a copy with extra entries, e.g. in tests)."""
+    return Path(os.environ.get("LGSTATS_REGISTRY_DIR") or REGISTRY_DIR)
+
+
+def sources(directory: Path | None = None) -> dict[str, Source]:
     out = {}
-    for path in sorted(registry_dir.glob("*.yml")):
+    for path in sorted((directory or registry_dir()).glob("*.yml")):
         src = _load(path)
         out[src.name] = src
     return out
@@ -110,5 +115,5 @@ def sources(registry_dir: Path = REGISTRY_DIR) -> dict[str, Source]:
 def source(name: str) -> Source:
     known = sources()
     if name not in known:
-        raise KeyError(f"unknown source {name!r}; the registry in {REGISTRY_DIR} has {sorted(known)}")
+        raise KeyError(f"unknown source {name!r}; the registry in {registry_dir()} has {sorted(known)}")
     return known[name]
