@@ -1,0 +1,77 @@
+"""Adding an SDMX dataset is configuration: one registry entry (here a whole new source, the Pacific Data
+Hub) is fetched over HTTP, validated with the generic suite and loaded, and gets its Airflow DAG."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import shutil
+import textwrap
+
+import psycopg
+import pytest
+
+from lgstats import pipeline, registry
+from lgstats.settings import PROJECT_DIR
+
+ENTRY = """
+name: pdh
+title: Pacific Data Hub .Stat (SPC)
+connector: sdmx
+owner: data-eng
+base_url: https://stats-sdmx-disseminate.pacificdata.org/rest
+licence: "CC BY 4.0 (test entry)"
+expected_refresh_days: 400
+datasets:
+  - name: population
+    agency: SPC
+    flow: DF_POP_SUM
+    version: "3.0"
+    key: A..MIDYEARPOPEST._T._T
+    dimensions: [FREQ, GEO_PICT, INDICATOR, SEX, AGE]
+    area_dimension: GEO_PICT
+    measure_dimension: INDICATOR
+    suite: sdmx__observations
+    raw_table: pdh__population
+"""
+BODY = textwrap.dedent("""\
+    DATAFLOW,FREQ,GEO_PICT,INDICATOR,SEX,AGE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE,UNIT_MULT,OBS_STATUS
+    SPC:DF_POP_SUM(3.0),A,FJ,MIDYEARPOPEST,_T,_T,2023,1,N,3,
+    SPC:DF_POP_SUM(3.0),A,FJ,MIDYEARPOPEST,_T,_T,2024,2,N,3,
+    SPC:DF_POP_SUM(3.0),A,TO,MIDYEARPOPEST,_T,_T,2024,,N,3,M
+    """)  # invented values: this test checks plumbing, not statistics
+
+
+@pytest.fixture
+def extended_registry(tmp_path, monkeypatch, httpserver):
+    folder = tmp_path / "sources"
+    shutil.copytree(registry.REGISTRY_DIR, folder)
+    (folder / "pdh.yml").write_text(ENTRY, encoding="utf-8")
+    monkeypatch.setenv("LGSTATS_REGISTRY_DIR", str(folder))
+    monkeypatch.setenv("LGSTATS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LGSTATS_PDH_BASE_URL", httpserver.url_for("/rest"))
+    httpserver.expect_request(re.compile(r"/rest/data/SPC,DF_POP_SUM,3.0/.*")).respond_with_data(
+        BODY, content_type="application/vnd.sdmx.data+csv")
+    return folder
+
+
+def test_a_new_sdmx_dataset_needs_only_its_registry_entry(extended_registry, warehouse_url, httpserver):
+    path = pipeline.fetch("pdh", "population", "2026-11-28", "live")
+    assert httpserver.log[0][0].path == "/rest/data/SPC,DF_POP_SUM,3.0/A..MIDYEARPOPEST._T._T"
+    pipeline.validate(path)
+    assert pipeline.load(path)["rows"] == 3
+    with psycopg.connect(warehouse_url) as conn:
+        rows = conn.execute("select area_source_code, year, value from raw.pdh__population order by 1, 2").fetchall()
+    assert [(a, y, None if v is None else int(v)) for a, y, v in rows] == [("FJ", 2023, 1000), ("FJ", 2024, 2000),
+                                                                             ("TO", 2024, None)]
+
+
+def test_the_new_source_gets_its_ingest_dag(extended_registry):
+    from lgstats.runtime import apply_airflow_env
+
+    apply_airflow_env()
+    namespace = runpy.run_path(str(PROJECT_DIR / "dags" / "national_statistics_ingest.py"))
+    dag = namespace["pdh_ingest"]
+    assert {t.task_id for t in dag.tasks} == {"fetch_population", "validate_population", "load_population",
+                                              "check_population"}
+    assert "ingestion/sources/pdh.yml" in dag.doc_md
