@@ -17,3 +17,8 @@ where {{ column_name }} is not null
     {%- if max_value is not none %} {{ column_name }} > {{ max_value }} {%- else %} false {%- endif %}
   )
 {% endtest %}
+
+{% test row_count_is_zero(model) %}
+    {# Fails (or warns) with one row per offending row of the model: "this list should be empty". #}
+    select * from {{ model }}
+{% endtest %}

@@ -28,11 +28,25 @@ members as (
         false as is_m49
     from {{ ref('ref_members') }}
     where member_kind = 'local_government'
+),
+
+subnational as (  -- provinces, states/regions and local governments of the national sources (a data file)
+    select
+        area_code,
+        area_name,
+        area_level,
+        parent_area_code,
+        country_iso3,
+        null::text as m49_code,
+        false as is_m49
+    from {{ ref('ref_subnational_areas') }}
 )
 
 select *, false as is_member from reference
 union all
 select *, true as is_member from members
+union all
+select *, false as is_member from subnational
 union all
 select
     o.area_code,
@@ -46,3 +60,4 @@ select
 from observed as o
 where not exists (select 1 from reference as r where r.area_code = o.area_code)
   and not exists (select 1 from members as m where m.area_code = o.area_code)
+  and not exists (select 1 from subnational as n where n.area_code = o.area_code)

@@ -58,3 +58,39 @@ select
     s.loaded_at
 from {{ ref('stg_world_bank__indicators') }} as w
 inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
+
+union all
+-- National statistics offices and the OECD, mapped areas only (unmapped rows: int_areas_unmapped)
+select
+    n.series_code,
+    n.area_code,
+    n.year,
+    n.period,
+    n.disaggregation,
+    '_Z' as reporting_type,
+    n.value,
+    n.value::text as value_text,
+    n.value_qualifier,
+    n.unit,
+    null::text as nature,
+    s.source_name,
+    n.snapshot_id,
+    s.source || '/' || s.dataset as source_dataset,
+    s.loaded_at
+from (
+    select series_code, area_code, year, nullif(time_period, year::text) as period, '_T' as disaggregation, value,
+        obs_status as value_qualifier, unit, snapshot_id
+    from {{ ref('stg_abs__erp_lga') }}
+    union all
+    select series_code, area_code, year, nullif(time_period, year::text), '_T', value, obs_status, unit, snapshot_id
+    from {{ ref('stg_stats_nz__agr_forestry') }}
+    union all
+    select series_code, area_code, year, nullif(time_period, year::text), disaggregation, value, obs_status, unit,
+        snapshot_id
+    from {{ ref('stg_oecd__sng_wofi_finance') }}
+    union all
+    select series_code, area_code, year, null, '_T', value, status, unit, snapshot_id
+    from {{ ref('stg_psa__poverty_incidence') }}
+) as n
+inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
+where n.area_code is not null

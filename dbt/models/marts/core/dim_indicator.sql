@@ -27,6 +27,24 @@ world_bank as (
     order by indicator_id
 ),
 
+national as (  -- national statistics offices and the OECD: one name per series code
+    select distinct on (series_code) series_code, series_name, unit, snapshot_id
+    from (
+        select series_code, 'Estimated resident population (ABS, by LGA)' as series_name, unit, snapshot_id
+        from {{ ref('stg_abs__erp_lga') }}
+        union all
+        select series_code, 'Forestry by area, Stats NZ AGR_AGR_001 measure ' || measure, unit, snapshot_id
+        from {{ ref('stg_stats_nz__agr_forestry') }}
+        union all
+        select series_code, 'SNG-WOFI: ' || series_name, unit, snapshot_id
+        from {{ ref('stg_oecd__sng_wofi_finance') }}
+        union all
+        select series_code, 'PSA: ' || series_name, unit, snapshot_id
+        from {{ ref('stg_psa__poverty_incidence') }}
+    ) as x
+    order by series_code, series_name
+),
+
 local_indicators as (  -- member-submitted codes that are not SDG series
     select distinct on (indicator_code)
         indicator_code as series_code, indicator_name, unit, snapshot_id
@@ -54,6 +72,9 @@ combined as (
     union all
     select w.series_code, w.indicator_name, null, null, null, null, null, w.snapshot_id
     from world_bank as w
+    union all
+    select n.series_code, n.series_name, null, null, null, null, n.unit, n.snapshot_id
+    from national as n
 )
 
 select

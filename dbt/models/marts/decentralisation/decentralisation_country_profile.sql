@@ -1,12 +1,14 @@
 {{ config(contract={'enforced': true}) }}
 
--- Country × year. SDG counts and DRR shares, World Bank context; the OECD SNG-WOFI finance columns stay
--- NULL until that source lands. A value a source does not give is NULL, never zero.
+-- Country × year. SDG counts and DRR shares, OECD-UCLG SNG-WOFI subnational finance (all subnational
+-- government, sector S13M), World Bank context. A value a source does not give is NULL, never zero.
 with national as (
     select f.area_code, f.year, f.series_code, f.value, f.source_name
     from {{ ref('fct_observation') }} as f
-    where f.series_code in ('SG_GOV_LOGV', 'SG_DSR_SILS', 'SP.URB.TOTL.IN.ZS', 'NY.GDP.PCAP.CD')
-      and f.disaggregation = '_T'
+    where (f.series_code in ('SG_GOV_LOGV', 'SG_DSR_SILS', 'SP.URB.TOTL.IN.ZS', 'NY.GDP.PCAP.CD')
+           and f.disaggregation = '_T')
+       or (f.series_code in ('SNG_WOFI.E1.PT_B1GQ', 'SNG_WOFI.E1.PT_OTE_S13_TRANSACT', 'SNG_WOFI.R1.PT_B1GQ')
+           and f.disaggregation = 'SECTOR=S13M')
 ),
 
 pivoted as (
@@ -17,6 +19,11 @@ pivoted as (
         max(value) filter (where series_code = 'SG_DSR_SILS') as local_drr_strategy_share_pct,
         max(value) filter (where series_code = 'SP.URB.TOTL.IN.ZS') as urban_population_pct,
         max(value) filter (where series_code = 'NY.GDP.PCAP.CD') as gdp_per_capita_usd,
+        max(value) filter (where series_code = 'SNG_WOFI.E1.PT_B1GQ') as sng_expenditure_pct_gdp,
+        max(value) filter (
+            where series_code = 'SNG_WOFI.E1.PT_OTE_S13_TRANSACT'
+        ) as sng_expenditure_pct_general_government,
+        max(value) filter (where series_code = 'SNG_WOFI.R1.PT_B1GQ') as sng_revenue_pct_gdp,
         string_agg(distinct source_name, '; ') as source_names
     from national
     group by area_code, year
@@ -28,9 +35,9 @@ select
     p.year::integer as year,
     p.local_governments_count::integer as local_governments_count,
     p.local_drr_strategy_share_pct::numeric as local_drr_strategy_share_pct,
-    null::numeric as sng_expenditure_pct_gdp,
-    null::numeric as sng_expenditure_pct_general_government,
-    null::numeric as sng_revenue_pct_gdp,
+    p.sng_expenditure_pct_gdp::numeric as sng_expenditure_pct_gdp,
+    p.sng_expenditure_pct_general_government::numeric as sng_expenditure_pct_general_government,
+    p.sng_revenue_pct_gdp::numeric as sng_revenue_pct_gdp,
     p.urban_population_pct::numeric as urban_population_pct,
     p.gdp_per_capita_usd::numeric as gdp_per_capita_usd,
     p.source_names::text as source_names
