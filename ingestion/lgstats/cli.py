@@ -49,9 +49,8 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- run
 def _ingest_dags() -> dict[str, str]:
-    """Registry sources that have an ingest DAG file, then member submissions."""
-    names = [*registry.sources(), "submissions"]
-    return {name: f"{name}_ingest" for name in names if (PROJECT_DIR / "dags" / f"{name}_ingest.py").exists()}
+    """Every registry source has an ingest DAG (its own file, or the generic one), then member submissions."""
+    return {name: f"{name}_ingest" for name in [*registry.sources(), "submissions"]}
 
 
 def _run_dag(dag_id: str, logical_date: str, conf: dict, run_dir: Path, env: dict) -> dict:

@@ -62,6 +62,9 @@ def logical_day() -> str:
     return when.date().isoformat()
 
 
+GENERIC_CONNECTORS = ("sdmx", "pxweb")  # their DAGs come from the registry alone (dags/national_statistics_ingest.py)
+
+
 def build_ingest_dag(source_name: str, schedule: str | None = "@weekly") -> DAG:
     """fetch → validate → load for each dataset of a registry source, one Asset per raw table."""
     src = registry.source(source_name)

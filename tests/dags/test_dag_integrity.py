@@ -10,7 +10,8 @@ from lgstats.runtime import apply_airflow_env, ensure_manifest
 from lgstats.settings import PROJECT_DIR
 
 DAG_FILES = sorted(p for p in (PROJECT_DIR / "dags").glob("*.py") if not p.name.startswith("_"))
-EXPECTED = {"un_sdg_ingest", "world_bank_ingest", "submissions_ingest", "warehouse_build"}
+EXPECTED = {"un_sdg_ingest", "world_bank_ingest", "abs_ingest", "stats_nz_ingest", "oecd_ingest", "psa_ingest",
+            "submissions_ingest", "warehouse_build"}
 
 
 @pytest.fixture(scope="module")

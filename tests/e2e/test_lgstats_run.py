@@ -57,6 +57,39 @@ def test_replay_run_succeeds_with_a_summary(replay_run):
     assert all(n > 0 for n in counts(url).values()), counts(url)
 
 
+def test_the_national_sources_reach_the_marts(replay_run):
+    """ABS, Stats NZ, OECD SNG-WOFI and PSA: loaded, subnational areas under their country, SNG-WOFI in the
+    decentralisation profile with the value of the replay file."""
+    env, url, proc = replay_run
+    assert proc.returncode == 0
+    for dag in ("abs_ingest", "stats_nz_ingest", "oecd_ingest", "psa_ingest"):
+        assert f"ok: {dag}" in proc.stdout
+    oecd = (REPLAY / "oecd" / "sng_wofi_finance" / "data.csv").read_text().splitlines()
+    row = next(line.split(",") for line in oecd if ",PHL," in line and ",S13M," in line and ",R1," in line
+               and ",PT_B1GQ," in line and ",2019," in line)
+    with psycopg.connect(url) as conn:
+        q = lambda sql, *a: conn.execute(sql, a).fetchall()  # noqa: E731
+        assert q("select sng_revenue_pct_gdp::text from marts.decentralisation_country_profile "
+                 "where country_iso3 = 'PHL' and year = 2019") == [(row[16],)]
+        assert q("select count(*) from marts.decentralisation_country_profile where sng_expenditure_pct_gdp "
+                 "is not null and sng_expenditure_pct_general_government is not null")[0][0] > 10
+        cebu = q("select a.area_level, p.area_level, p.parent_area_code from marts.dim_area a "
+                 "join marts.dim_area p on p.area_code = a.parent_area_code where a.area_code = 'PH-CEB'")
+        assert cebu == [("province", "state_or_region", "608")]
+        assert q("select a.parent_area_code, c.country_iso3 from marts.dim_area a join marts.dim_area c "
+                 "on c.area_code = 'AU-QLD' where a.area_code = 'AU-LGA2025-31000'") == [("AU-QLD", "AUS")]
+        loaded = dict(q("select source_dataset, count(*) from marts.fct_observation where source_dataset in "
+                        "('abs/erp_lga', 'psa/poverty_incidence', 'oecd/sng_wofi_finance') group by 1"))
+        assert set(loaded) == {"abs/erp_lga", "psa/poverty_incidence", "oecd/sng_wofi_finance"}, loaded
+        # nothing silently lost: the unmapped ABS code and the Stats NZ rows are listed, and kept in raw
+        unmapped = dict(q("select source_dataset || ':' || source_area, rows from intermediate.int_areas_unmapped"))
+        assert unmapped["abs/erp_lga:15750"] == 7
+        assert q("select count(*) from raw.stats_nz__agr_forestry")[0][0] == 25
+        # an empty OBS_VALUE is NULL, never zero
+        assert q("select value from marts.fct_observation where source_dataset = 'oecd/sng_wofi_finance' "
+                 "and area_code = '242' and year = 2016 limit 1") == [(None,)]
+
+
 def test_mart_rows_trace_back_to_a_sidecar_with_url_time_licence_md5(replay_run):
     _, url, _ = replay_run
     with psycopg.connect(url) as conn:
@@ -142,7 +175,7 @@ def test_corrupted_replay_fails_naming_file_and_expectation_and_changes_nothing(
     payload = json.loads(page.read_text())
     payload["data"][3]["timePeriodStart"] = 1066.0
     page.write_text(json.dumps(payload))
-    proc = lgstats("run", "--mode", "replay", env={**env, "LGSTATS_REPLAY_DIR": str(bad)})
+    proc = lgstats("run", "--mode", "replay", "--source", "un_sdg", env={**env, "LGSTATS_REPLAY_DIR": str(bad)})
     assert proc.returncode != 0
     assert "SG_DSR_SILS__page-0001.json" in proc.stdout and "row 4" in proc.stdout
     assert "expect_column_values_to_be_between" in proc.stdout and "'year'" in proc.stdout
@@ -218,7 +251,7 @@ def test_a_build_that_drops_half_a_series_is_stopped_by_the_gate_and_marts_keep_
         (folder / f["file"]).write_text(json.dumps(payload))
         f["total_elements"] = kept
     (folder / "_origin.json").write_text(json.dumps(origin))
-    proc = lgstats("run", "--mode", "replay", env={**env, "LGSTATS_REPLAY_DIR": str(halved)})
+    proc = lgstats("run", "--mode", "replay", "--source", "un_sdg", env={**env, "LGSTATS_REPLAY_DIR": str(halved)})
     assert proc.returncode != 0
     assert "publish gates failed" in proc.stdout and "EN_ATM_PM25" in proc.stdout, proc.stdout[-3000:]
     after = counts(url)
@@ -229,3 +262,25 @@ def test_a_build_that_drops_half_a_series_is_stopped_by_the_gate_and_marts_keep_
             "select count(*) from marts.fct_observation where series_code = 'EN_ATM_PM25'").fetchone()[0] == pm25_before
         last_gate = conn.execute("select passed from ops.publish_gates order by gate_run_id desc limit 1").fetchone()
         assert last_gate[0] is False
+
+
+def test_live_world_bank_run_loads_the_good_indicators_and_names_the_refused_one(tmp_path, fresh_database, httpserver):
+    """Issue 4's acceptance: a page, a 500 and an error-as-200 body from a local World Bank server."""
+    import re
+
+    from tests.clients.test_world_bank_client import WorldBank
+
+    server = WorldBank(error_for="GC.REV.XGRT.GD.ZS", fail_once="SP.POP.TOTL")
+    httpserver.expect_request(re.compile(r"/v2/country/.*")).respond_with_handler(server.handle)
+    url = fresh_database()
+    env = {"LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": url,
+           "LGSTATS_WORLD_BANK_BASE_URL": httpserver.url_for("/").rstrip("/")}
+    proc = lgstats("run", "--mode", "live", "--source", "world_bank", env=env)
+    assert proc.returncode != 0
+    assert "world_bank_ingest.check_indicators" in proc.stdout, proc.stdout[-3000:]
+    assert "GC.REV.XGRT.GD.ZS: 120 Invalid value" in proc.stdout
+    assert server.log.count(("SP.POP.TOTL", 1)) == 2  # the 500 was retried
+    good = {k: len(v) for k, v in server.rows.items() if k != "GC.REV.XGRT.GD.ZS"}
+    with psycopg.connect(url) as conn:
+        loaded = dict(conn.execute("select indicator_id, count(*) from raw.world_bank__indicators group by 1"))
+    assert loaded == good

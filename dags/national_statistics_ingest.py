@@ -1,0 +1,13 @@
+"""Airflow DAGs for the national statistics sources: one ingest DAG per SDMX or PXWeb source in the
+registry (abs_ingest, oecd_ingest, psa_ingest, stats_nz_ingest today).
+
+A new source of either kind is one YAML file in ``ingestion/sources/``: its DAG appears here, with no code
+change. Each DAG is fetch → validate → load → check per dataset, and updates one Asset per raw table.
+"""
+
+from lgstats import registry
+from lgstats.orchestration import GENERIC_CONNECTORS, build_ingest_dag
+
+for _name, _source in registry.sources().items():
+    if _source.connector in GENERIC_CONNECTORS:
+        globals()[f"{_name}_ingest"] = build_ingest_dag(_name, schedule="@monthly")
