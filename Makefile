@@ -11,13 +11,14 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/uv/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup run test test-fast lint bench clean distclean
+.PHONY: help setup run test test-fast lint bench audit clean distclean
 
 help:
 	@echo "make run    set everything up and run the whole pipeline end to end (replay data)"
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff on the Python code and DAGs"
 	@echo "make bench  loader throughput and memory against psql \\copy and pandas (writes bench/results/)"
+	@echo "make audit  known vulnerabilities of the locked dependencies (pip-audit; needs the PyPI JSON API)"
 
 $(TOOLS)/uv/bin/uv:
 	@echo "installing uv $(UV_VERSION) into $(TOOLS)/uv"
@@ -44,6 +45,12 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python bench/loader_bench.py
+
+audit: $(UV)
+	@mkdir -p .lgstats
+	$(UV) export --frozen --no-hashes --no-emit-project --all-groups > .lgstats/requirements-audit.txt
+	$(UV) tool run pip-audit@2.10.1 -r .lgstats/requirements-audit.txt --no-deps --disable-pip --strict \
+	  --progress-spinner off
 
 lint: setup
 	$(BIN)/ruff check ingestion dags tests bench

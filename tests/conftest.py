@@ -29,17 +29,25 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory) -> str:
+def pg_admin_url() -> str:
     """Admin URL of a PostgreSQL for the session: LGSTATS_TEST_PG_URL, or an embedded server we start."""
     external = os.environ.get("LGSTATS_TEST_PG_URL")
     if external:
         yield external
         return
-    home = tmp_path_factory.mktemp("embedded-pg")
+    import shutil
+    import tempfile
+
+    # Not under pytest's basetemp: pytest deletes old basetemps when another session starts, and a server
+    # whose data directory vanishes mid-session takes every test with it.
+    home = Path(tempfile.mkdtemp(prefix="lgstats-test-pg-"))
     settings = Settings(home=home, warehouse_port=free_port(), warehouse_url=None)
     warehouse.start(settings)
-    yield settings.pg.model_copy(update={"dbname": "postgres"}).url
-    warehouse.stop(settings)
+    try:
+        yield settings.pg.model_copy(update={"dbname": "postgres"}).url
+    finally:
+        warehouse.stop(settings)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _database_url(admin_url: str, name: str) -> str:
@@ -74,3 +82,31 @@ def load_sample_submissions() -> list:
         ensure_all_raw_tables(conn)
     process.seed_replay_inbox()
     return process.process_inbox()
+
+
+FCT_COLUMNS = ("observation_id, series_code, area_code, year, period, disaggregation, reporting_type, value, "
+               "value_text, value_qualifier, unit, nature, source_name, source_dataset")
+
+
+def fct_rows(url: str, where: str = "true") -> list[tuple]:
+    """marts.fct_observation without its load times, sorted: what two runs must agree on."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"select {FCT_COLUMNS} from marts.fct_observation where {where} "
+                            "order by observation_id, source_dataset").fetchall()
+
+
+@pytest.fixture(scope="session")
+def clean_replay(tmp_path_factory, pg_admin_url):
+    """One clean ``lgstats run --mode replay`` for the session; its fct_observation is recorded at once, as
+    the reference other tests compare with (later tests may load more into that warehouse)."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    url = _database_url(pg_admin_url, f"lgstats_e2e_replay_{os.getpid()}")
+    env = {"LGSTATS_HOME": str(tmp_path_factory.mktemp("home")), "LGSTATS_WAREHOUSE_URL": url}
+    proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "run", "--mode", "replay"],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=900, cwd=PROJECT_DIR)
+    return SimpleNamespace(env=env, url=url, proc=proc, fct=fct_rows(url) if proc.returncode == 0 else None)

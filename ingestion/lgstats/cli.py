@@ -91,6 +91,15 @@ def _mart_rows(s) -> dict[str, int]:
                 for t in tables}
 
 
+def _unmapped_areas(s) -> list[tuple[str, int, int]]:
+    """(source dataset, source areas, rows) that no area mapping file knows: kept, but not in the marts."""
+    with warehouse.connect(s) as conn:
+        if conn.execute("select to_regclass('intermediate.int_areas_unmapped')").fetchone()[0] is None:
+            return []
+        return conn.execute("select source_dataset, count(*), sum(rows) from intermediate.int_areas_unmapped "
+                            "group by 1 order by 1").fetchall()
+
+
 def _submissions_since(s, since: datetime) -> list[tuple]:
     with warehouse.connect(s) as conn:
         if not conn.execute("select to_regclass('ops.submissions')").fetchone()[0]:
@@ -177,6 +186,13 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
         for table, n in rows.items():
             _print(f"  marts.{table:<40} {n:>10,}")
     _print(f"checks: {passed} passed, {failed} failed (GX validations, dbt builds with their tests, publish gates)")
+    try:
+        unmapped = _unmapped_areas(s)
+    except Exception:  # the summary must still print
+        unmapped = []
+    for dataset, areas, n in unmapped:
+        _print(f"warning: {dataset}: {areas} source area code(s), {n} row(s), have no area mapping yet: kept in "
+               "staging, not in the marts (intermediate.int_areas_unmapped; dbt/seeds/area_maps/README.md)")
     try:
         received = _submissions_since(s, started_at) if started_at else []
     except Exception:  # the summary must still print

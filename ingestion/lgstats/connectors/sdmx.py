@@ -147,7 +147,10 @@ def check_body(body: bytes, content_type: str, sp: dict, where: str) -> int:
     if mime and mime not in CSV_TYPES:
         raise ResponseError(f"{where}: content type {mime!r}, expected SDMX-CSV; the body starts "
                             f"{body[:80].decode('utf-8', 'replace')!r}")
-    return sum(1 for _ in Table(body.decode("utf-8-sig"), sp, where).rows())
+    rows = sum(1 for _ in Table(body.decode("utf-8-sig"), sp, where).rows())
+    if not body.endswith(b"\n"):  # SDMX-CSV ends every line, the last too: this body stops mid-line
+        raise ResponseError(f"{where}: the body ends mid-line after {len(body)} bytes (cut off?)")
+    return rows
 
 
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
