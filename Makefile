@@ -38,10 +38,10 @@ run: setup
 	$(BIN)/lgstats run --mode replay
 
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 test-fast: setup
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not e2e"
 
 bench: setup
 	$(BIN)/python bench/loader_bench.py

@@ -20,6 +20,23 @@ from lgstats.settings import PROJECT_DIR, Settings  # noqa: E402
 FIXTURES = Path(__file__).parent / "fixtures"
 REPLAY = PROJECT_DIR / "data" / "replay"
 _counter = itertools.count()
+SHARED_RUN_FIXTURES = {"clean_replay", "replay_run"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups for ``pytest -n 2 --dist loadgroup`` (make test): the tests that share the session's clean
+    replay run stay on one worker (it runs once); every other file stays whole on a worker (its module
+    fixtures are built once). Without xdist the marks do nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            shared = SHARED_RUN_FIXTURES & set(getattr(item, "fixturenames", ()))
+            item.add_marker(pytest.mark.xdist_group("clean_replay" if shared else item.nodeid.split("::")[0]))
+
+
+def dbt_target_path() -> str:
+    """A dbt target folder per xdist worker: two dbt processes must not share partial-parse files."""
+    return f"target-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def free_port() -> int:

@@ -1,9 +1,11 @@
-"""``lgstats run`` killed with SIGKILL (the whole process group: the CLI and the DAG process it drives) in
-the middle of the marts layer, then run again: ``marts.fct_observation`` equals that of a clean run.
+"""``lgstats run`` killed with SIGKILL (the whole process group: the CLI and the DAG process it drives),
+first during ingestion, then again in the middle of the marts layer, then run to the end:
+``marts.fct_observation`` equals that of a clean run, with no duplicate key.
 
-The kill point is the first mart reported built, so some marts are new, the rest (fct_observation among
-them, or just after it) are not: the state a power cut or the OOM killer leaves. A kill during ingestion
-is covered by the SIGKILL-mid-COPY test next to this one.
+Kill points: right after the fetch of the observations (the snapshot is written, nothing validated or
+loaded), and after the first mart is reported built (some marts new, the rest, fct_observation among them
+or just after it, not): the states a power cut or the OOM killer leaves. A kill inside ``COPY`` is the
+SIGKILL-mid-COPY test next to this one.
 """
 
 from __future__ import annotations
@@ -17,27 +19,28 @@ from pathlib import Path
 from lgstats.settings import PROJECT_DIR
 from tests.conftest import fct_rows
 
-KILL_AT = "] marts."  # the progress line of the first finished mart task
+KILL_POINTS = ("] fetch_series_data", "] marts.")  # progress lines: after that task finished
 
 
-def test_a_run_killed_mid_build_and_rerun_gives_the_fct_observation_of_a_clean_run(clean_replay, fresh_database,
-                                                                                     tmp_path):
+def test_a_run_killed_in_ingestion_then_mid_build_and_rerun_equals_a_clean_run(clean_replay, fresh_database,
+                                                                               tmp_path):
     assert clean_replay.fct, clean_replay.proc.stdout[-3000:]
     url = fresh_database()
     env = {**os.environ, "LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": url}
     cmd = [str(Path(sys.executable).with_name("lgstats")), "run", "--mode", "replay", "--source", "un_sdg"]
-    proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    seen, killed = [], False
-    for line in proc.stdout:
-        seen.append(line)
-        if KILL_AT in line:
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed = True
-            break
-    proc.wait(timeout=60)
-    assert killed, "".join(seen[-40:])
-    assert proc.returncode == -signal.SIGKILL
+    for kill_at in KILL_POINTS:
+        proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+        seen, killed = [], False
+        for line in proc.stdout:
+            seen.append(line)
+            if kill_at in line:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed = True
+                break
+        proc.wait(timeout=60)
+        assert killed, f"never reached {kill_at!r}:\n" + "".join(seen[-40:])
+        assert proc.returncode == -signal.SIGKILL
 
     rerun = subprocess.run(cmd, env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-2000:]

@@ -10,7 +10,7 @@ import psycopg
 from lgstats import pipeline
 from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
-from tests.conftest import load_sample_submissions
+from tests.conftest import dbt_target_path, load_sample_submissions
 
 
 def test_dbt_build_passes_and_marts_trace_to_their_sidecar(warehouse_url):
@@ -19,7 +19,7 @@ def test_dbt_build_passes_and_marts_trace_to_their_sidecar(warehouse_url):
     load_sample_submissions()
     env = {**os.environ, **export_warehouse_env()}
     proc = subprocess.run([_bin("dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-                           "--target-path", "target-test"], env=env, capture_output=True, text=True)
+                           "--target-path", dbt_target_path()], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "ERROR=0" in proc.stdout and "PASS=" in proc.stdout
     with psycopg.connect(warehouse_url) as conn:

@@ -11,7 +11,7 @@ import pytest
 from lgstats import gates, pipeline
 from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
-from tests.conftest import load_sample_submissions
+from tests.conftest import dbt_target_path, load_sample_submissions
 
 MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_in_local_government",
          "decentralisation_country_profile", "local_resilience", "sdg_localisation", "lga_profile",
@@ -21,7 +21,7 @@ MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_
 def dbt(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **export_warehouse_env()}
     return subprocess.run([_bin("dbt"), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-                           "--target-path", "target-test"], env=env, capture_output=True, text=True)
+                           "--target-path", dbt_target_path()], env=env, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

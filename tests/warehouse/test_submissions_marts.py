@@ -12,13 +12,13 @@ import pytest
 from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
 from lgstats.submissions import process
-from tests.conftest import load_sample_submissions
+from tests.conftest import dbt_target_path, load_sample_submissions
 
 
 def dbt_build() -> None:
     env = {**os.environ, **export_warehouse_env()}
     proc = subprocess.run([_bin("dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-                           "--target-path", "target-test"], env=env, capture_output=True, text=True)
+                           "--target-path", dbt_target_path()], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
