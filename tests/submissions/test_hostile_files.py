@@ -8,8 +8,10 @@ import zipfile
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from lgstats.submissions import process
+from tests.conftest import REPLAY
 
 GOOD = ("area_code,local_government_name,election_year,seats_total,seats_women\n"
         "PH-LG-001,Synthetic City PH-01,2019,12,3\n")
@@ -183,3 +185,52 @@ def test_unknown_template_or_member_is_a_clear_error(loaded, tmp_path):
 
 def test_corpus_is_large_enough():
     assert len(CORPUS) + len(BAD_NAMES) >= 30
+
+
+SQL_AND_UNICODE = "Robert'); DROP TABLE raw.snapshot_origins; -- \"x\" ; délai 東京 ﷽ é 𝓤 "
+SAMPLES = {p.stem: p for p in sorted((REPLAY / "submissions").glob("*/*.csv"))}
+
+
+def free_text_cases() -> list[tuple[str, str]]:
+    from lgstats.submissions import contract
+
+    return [(t.name, c.name) for t in contract.templates().values() for c in t.columns if c.type == "text"]
+
+
+def quarantined_values(url: str, template: str) -> list[dict]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute(sql.SQL('select "values" from quarantine.{}').format(
+            sql.Identifier(f"submissions__{template}")))]
+
+
+@pytest.mark.parametrize("template,column", free_text_cases(), ids=lambda v: v)
+def test_sql_looking_unicode_and_long_text_in_every_free_text_field_is_stored_verbatim(warehouse_url, tmp_path,
+                                                                                      template, column):
+    import csv
+
+    from lgstats.submissions import contract
+
+    limit = contract.limits().max_cell_chars
+    hostile = (SQL_AND_UNICODE * 100)[: limit - 1]  # long, yet one below the limit
+    sample = SAMPLES[template]
+    member = sample.parent.name
+    with open(sample, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[0][column] = hostile
+    path = tmp_path / f"{template}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    result = process.submit(path, member, template)
+    if next(c for c in contract.templates()[template].columns if c.name == column).pattern:
+        # a code with a pattern: the row is set aside, with the text kept verbatim in quarantine
+        assert result.status == "partially_accepted" and result.rows_rejected == 1, result.message
+        assert [v[column] for v in quarantined_values(warehouse_url, template)] == [hostile]
+        return
+    assert result.status == "accepted", result.message
+    with psycopg.connect(warehouse_url) as conn:
+        stored = conn.execute(sql.SQL("select {} from raw.{} order by row_number").format(
+            sql.Identifier(column), sql.Identifier(f"submissions__{template}"))).fetchall()
+        assert stored[0] == (hostile,) and len(stored) == len(rows)
+        assert conn.execute("select to_regclass('raw.snapshot_origins')").fetchone()[0] is not None
