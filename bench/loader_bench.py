@@ -119,6 +119,38 @@ def dagbag_fill() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def analyst_query_latency(url: str, repeats: int = 30) -> dict:
+    """p50/p95 of every query of docs/analyst-guide.md, run as lgstats_bi on the current warehouse (the
+    marts of the last `lgstats run`); the scale is reported with it (fct_observation rows)."""
+    import re
+    import statistics
+
+    import psycopg
+
+    text = (ROOT / "docs" / "analyst-guide.md").read_text()
+    queries = [q for q in re.findall(r"```sql\n(.*?)```", text, flags=re.S) if "marts." in q]
+    bi_url = url.replace("postgresql://postgres", "postgresql://lgstats_bi", 1)
+    try:
+        conn = psycopg.connect(bi_url, autocommit=True)
+        scale = conn.execute("select count(*) from marts.fct_observation").fetchone()[0]
+    except psycopg.Error as exc:
+        return {"skipped": f"no marts to query ({exc.__class__.__name__}); run `make run` first"}
+    out = {"fct_observation_rows": scale, "repeats": repeats, "queries": []}
+    with conn:
+        for q in queries:
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                conn.execute(q).fetchall()
+                times.append((time.perf_counter() - t0) * 1000)
+            cuts = statistics.quantiles(times, n=20)
+            name = q.split("from marts.", 1)[1].split()[0]
+            out["queries"].append({"mart": name, "p50_ms": round(statistics.median(times), 2),
+                                   "p95_ms": round(cuts[18], 2)})
+    out["worst_p95_ms"] = max(x["p95_ms"] for x in out["queries"])
+    return out
+
+
 def machine() -> dict:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
@@ -162,6 +194,8 @@ def main(argv=None) -> int:
             results["runs"].append(run)
     print("DagBag fill ...", flush=True)
     results["dagbag_fill"] = dagbag_fill()
+    print("analyst queries as lgstats_bi ...", flush=True)
+    results["analyst_queries"] = analyst_query_latency(url)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     lines = ["| rows | lgstats rows/s | lgstats peak RSS MB | psql \\copy rows/s | pandas.to_sql rows/s | "
@@ -172,6 +206,14 @@ def main(argv=None) -> int:
                      f"{r['pandas_to_sql']['peak_rss_mb']} | {r['lgstats_vs_copy']} | {r['lgstats_vs_pandas']} |")
     bag = results["dagbag_fill"]
     lines += ["", f"DagBag fill: {bag['seconds']} s for {bag['dags']} DAGs ({bag['import_errors']} import errors)"]
+    aq = results["analyst_queries"]
+    if "queries" in aq:
+        lines += ["", f"Analyst-guide queries as lgstats_bi ({aq['repeats']} runs each, fct_observation "
+                      f"{aq['fct_observation_rows']:,} rows): worst p95 {aq['worst_p95_ms']} ms", "",
+                  "| mart | p50 ms | p95 ms |", "|---|---|---|"]
+        lines += [f"| {x['mart']} | {x['p50_ms']} | {x['p95_ms']} |" for x in aq["queries"]]
+    else:
+        lines += ["", f"Analyst-guide queries: {aq['skipped']}"]
     (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
