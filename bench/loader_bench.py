@@ -61,7 +61,7 @@ def child(kind: str, snapshot: str, url: str, table: str) -> dict:
             conn.execute(f"drop table if exists raw.{table}")
             conn.execute("delete from raw.snapshot_origins where snapshot_id = %s", (snap.id,))
             conn.commit()
-            res = load_snapshot(conn, snap, table, un_sdg.SERIES_DATA_COLUMNS, un_sdg.parse(snap), progress_every=0)
+            res = load_snapshot(conn, snap, table, un_sdg.SERIES_DATA_COLUMNS, un_sdg.rows(snap), progress_every=0)
         rows = res.rows
     elif kind == "pandas_to_sql":
         import pandas as pd

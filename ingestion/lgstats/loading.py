@@ -7,9 +7,10 @@ the load; a failure anywhere rolls all of it back. Loading an unchanged snapshot
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,6 +37,17 @@ def _already_loaded(conn: psycopg.Connection, snapshot: Snapshot) -> bool:
     return row is not None and row[0] == snapshot.origin["md5"]
 
 
+def _in_column_order(rows: Iterable, names: list[str]) -> Iterator:
+    """Rows as sequences in COPY order: tuples pass through, dicts are picked by column name."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return iter(())
+    if isinstance(first, dict):
+        return (tuple(r[n] for n in names) for r in itertools.chain([first], rows))
+    return itertools.chain([first], rows)
+
+
 def load_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, columns: list[tuple[str, str]],
                   rows: Iterable[dict], progress_every: int = 100_000) -> LoadResult:
     started = datetime.now(UTC)
@@ -54,8 +66,8 @@ def load_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, colu
                 sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)))
             count = 0
             with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                for row in rows:
-                    copy.write_row([row[n] for n in names])
+                for row in _in_column_order(rows, names):
+                    copy.write_row(row)
                     count += 1
                     if progress_every and count % progress_every == 0:
                         print(f"  loaded {count:,} rows into raw.{table}", flush=True)

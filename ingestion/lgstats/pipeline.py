@@ -109,8 +109,9 @@ def load(snapshot_path: str) -> dict[str, Any]:
     from lgstats.loading import load_snapshot
 
     snapshot, src, ds, conn_mod = _parts(snapshot_path)
+    rows = conn_mod.rows(snapshot, ds) if hasattr(conn_mod, "rows") else conn_mod.parse(snapshot, ds)
     with warehouse.connect() as conn:
-        result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.columns(ds), conn_mod.parse(snapshot, ds))
+        result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.columns(ds), rows)
     snapshots.finalise(snapshot.path)
     log.info("%s: %s %s rows into %s in %.2f s", result.snapshot_id, result.status, result.rows,
              result.raw_table, result.seconds)

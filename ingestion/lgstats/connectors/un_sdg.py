@@ -245,45 +245,46 @@ def _parse_geoarea_list(snapshot: Snapshot) -> Iterator[dict]:
 
 
 def _parse_series_data(snapshot: Snapshot) -> Iterator[dict]:
-    """One row per observation, streamed page by page."""
+    """One dict per observation (for validation and tests); the load takes the tuples directly."""
+    names = [n for n, _ in SERIES_DATA_COLUMNS]
+    return (dict(zip(names, row, strict=True)) for row in _series_data_rows(snapshot))
+
+
+def _series_data_rows(snapshot: Snapshot) -> Iterator[tuple]:
+    """One tuple per observation in SERIES_DATA_COLUMNS order, streamed page by page: what COPY takes,
+    without a dict per row (the loader's main cost, docs/performance.md)."""
+    sid = snapshot.id
     for name, payload in iter_pages(snapshot):
         for i, obs in enumerate(payload["data"], start=1):
             if not isinstance(obs, dict):
                 raise PageError(f"{snapshot.path / name}: data[{i - 1}] is not an object")
-            attributes = obs.get("attributes") or {}
-            dimensions = obs.get("dimensions") or {}
-            value_num, qualifier = parse_value(obs.get("value"))
-            yield {
-                "snapshot_id": snapshot.id,
-                "source_file": name,
-                "row_number": i,
-                "series_code": _text(obs.get("series")),
-                "series_description": _text(obs.get("seriesDescription")),
-                "goal": _json(obs.get("goal")),
-                "target": _json(obs.get("target")),
-                "indicator": _json(obs.get("indicator")),
-                "geo_area_code": _text(obs.get("geoAreaCode")),
-                "geo_area_name": _text(obs.get("geoAreaName")),
-                "area_code": pad_area(obs.get("geoAreaCode")),
-                "time_period_start": _text(obs.get("timePeriodStart")),
-                "year": parse_year(obs.get("timePeriodStart")),
-                "value_text": _text(obs.get("value")),
-                "value_num": value_num,
-                "value_qualifier": qualifier,
-                "value_type": _text(obs.get("valueType")),
-                "time_detail": _text(obs.get("time_detail")),
-                "nature": _text(attributes.get("Nature")),
-                "units": _text(attributes.get("Units") or dimensions.get("Units")),
-                "unit_multiplier": _text(attributes.get("UnitMultiplier")),
-                "reporting_type": _text(dimensions.get("Reporting Type")),
-                "source": _text(obs.get("source")),
-                "footnotes": _json(obs.get("footnotes")),
-                "attributes": _json(attributes),
-                "dimensions": _json(dimensions),
-                "upper_bound": _text(obs.get("upperBound")),
-                "lower_bound": _text(obs.get("lowerBound")),
-                "base_period": _text(obs.get("basePeriod")),
-            }
+            get = obs.get
+            attributes = get("attributes") or {}
+            dimensions = get("dimensions") or {}
+            value = get("value")
+            value_num, qualifier = parse_value(value)
+            start = get("timePeriodStart")
+            yield (
+                sid, name, i,
+                _text(get("series")), _text(get("seriesDescription")),
+                _json(get("goal")), _json(get("target")), _json(get("indicator")),
+                _text(get("geoAreaCode")), _text(get("geoAreaName")), pad_area(get("geoAreaCode")),
+                _text(start), parse_year(start),
+                _text(value), value_num, qualifier, _text(get("valueType")), _text(get("time_detail")),
+                _text(attributes.get("Nature")), _text(attributes.get("Units") or dimensions.get("Units")),
+                _text(attributes.get("UnitMultiplier")), _text(dimensions.get("Reporting Type")),
+                _text(get("source")),
+                _json(get("footnotes")), _json(attributes), _json(dimensions),
+                _text(get("upperBound")), _text(get("lowerBound")), _text(get("basePeriod")),
+            )
+
+
+def rows(snapshot: Snapshot, dataset: Dataset | None = None) -> Iterator[tuple]:
+    """Rows for COPY, in ``columns(dataset)`` order."""
+    if dataset is None or kind(dataset) == "series_data":
+        return _series_data_rows(snapshot)
+    names = [n for n, _ in columns(dataset)]
+    return (tuple(r[n] for n in names) for r in parse(snapshot, dataset))
 
 
 def expected_rows(snapshot: Snapshot) -> int:
