@@ -10,15 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 from pathlib import Path
 from urllib.parse import urlencode
 
 from lgstats.registry import source
 from lgstats.settings import PROJECT_DIR
-from lgstats.synthetic import SYNTHETIC_LICENCE, SYNTHETIC_NOTE
+from lgstats.synthetic import synthetic_origin, write_replay
 
-RECORDED_AT = "2026-11-28T00:00:00+00:00"
 YEARS = range(2015, 2024)
 
 
@@ -44,9 +42,6 @@ def write(out: Path) -> Path:
     ds = src.dataset("indicators")
     with open(SEEDS_DIR / "ref_m49_areas.csv", newline="", encoding="utf-8") as fh:
         countries = [(r["country_iso3"], r["area_name"]) for r in csv.DictReader(fh) if r["country_iso3"]]
-    target = out / src.name / ds.name
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
     files = []
     for s in ds.series:
         rows = []
@@ -61,20 +56,13 @@ def write(out: Path) -> Path:
                              "unit": "", "obs_status": "", "decimal": 1})
         header = {"page": 1, "pages": 1, "per_page": ds.page_size, "total": len(rows), "sourceid": "2",
                   "lastupdated": "2026-11-28"}
-        body = json.dumps([header, rows]).encode()
-        name = f"{s.code}__page-0001.json"
-        (target / name).write_bytes(body)
         url = (f"{src.base_url}/" + ds.endpoint.format(countries=";".join(c for c, _ in countries), indicator=s.code)
                + "?" + urlencode([("format", "json"), ("date", ds.model_extra["date"]), ("per_page", ds.page_size),
                                   ("page", 1)]))
-        files.append({"file": name, "url": url, "retrieved_at": RECORDED_AT, "md5": hashlib.md5(body).hexdigest(),
-                      "bytes": len(body), "series": s.code, "page": 1, "total_elements": len(rows), "rows": len(rows)})
-    origin = {"producer": f"{src.title} (synthetic replay data in the API's exact page format)",
-              "base_url": src.base_url, "endpoint": ds.endpoint, "licence": SYNTHETIC_LICENCE, "licence_url": None,
-              "synthetic": True, "note": SYNTHETIC_NOTE, "recorded_at": RECORDED_AT,
-              "generator": "lgstats.synthetic.world_bank", "errors": [], "files": files}
-    (target / "_origin.json").write_text(json.dumps(origin, indent=2) + "\n", encoding="utf-8")
-    return target
+        files.append((f"{s.code}__page-0001.json", json.dumps([header, rows]).encode(), url,
+                      {"series": s.code, "page": 1, "total_elements": len(rows), "rows": len(rows)}))
+    return write_replay(out / src.name / ds.name, files,
+                        **synthetic_origin(src.title, src.base_url, ds.endpoint, "lgstats.synthetic.world_bank"))
 
 
 if __name__ == "__main__":
