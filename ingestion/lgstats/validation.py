@@ -69,6 +69,38 @@ def load_suite_definition(name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def suite_columns(name: str, available: list[str]) -> list[str]:
+    """The columns of ``available`` that the suite reads (``column``, ``column_list``, a ``row_condition``),
+    plus the row locators used to name bad rows."""
+    import re
+
+    used = {"source_file", "row_number"}
+    for e in load_suite_definition(name)["expectations"]:
+        kw = e.get("kwargs", {})
+        used.update(c for c in [kw.get("column"), kw.get("column_A"), kw.get("column_B")] if c)
+        used.update(kw.get("column_list") or [])
+        used.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", kw.get("row_condition") or ""))
+    return [c for c in available if c in used]
+
+
+def lean_frame(rows, keep: list[str], shared: set[str]):
+    """A DataFrame of only the ``keep`` columns of dict rows, built column by column. Values of the ``shared``
+    columns (few distinct values: codes, units, file names) are stored once and referenced, so a 10M-row
+    snapshot fits in about a gigabyte instead of tens."""
+    import pandas as pd
+
+    data: dict[str, list] = {c: [] for c in keep}
+    cached = [(data[c].append, c, {}) for c in keep if c in shared]
+    plain = [(data[c].append, c) for c in keep if c not in shared]
+    for r in rows:
+        for append, c, seen in cached:
+            v = r[c]
+            append(seen.setdefault(v, v))
+        for append, c in plain:
+            append(r[c])
+    return pd.DataFrame(data, columns=keep)
+
+
 def quiet_gx() -> None:
     """GX logs every registered function at INFO under Airflow's logging; its progress bars flood logs."""
     import os

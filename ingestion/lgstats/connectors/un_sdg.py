@@ -303,12 +303,27 @@ def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> di
     }
 
 
+# Columns of Series/Data with few distinct values: stored once per value in the validation frame.
+_SHARED = {"snapshot_id", "source_file", "series_code", "geo_area_code", "area_code", "year", "units",
+           "dimensions", "attributes", "nature", "value_type", "reporting_type"}
+
+
 def validation_frame(rows, dataset: Dataset | None = None):
-    """The parsed rows as a DataFrame with the derived columns the suite checks."""
+    """The parsed rows as a DataFrame with the derived columns the suite checks. Series/Data keeps only the
+    columns its suite reads (memory stays near a gigabyte at 10M rows); the lists keep every column."""
     import pandas as pd
 
+    from lgstats.validation import lean_frame, suite_columns
+
     cols = columns(dataset) if dataset is not None else SERIES_DATA_COLUMNS
-    df = pd.DataFrame(list(rows), columns=[n for n, _ in cols])
+    names = [n for n, _ in cols]
+    if dataset is None or kind(dataset) == "series_data":
+        keep = suite_columns(dataset.suite if dataset is not None else "un_sdg__series_data", names + ["value_float"])
+        keep = [c if c != "value_float" else "value_num" for c in keep]
+        df = lean_frame(rows, keep, _SHARED)
+    else:
+        df = pd.DataFrame(list(rows), columns=names)
     if "value_num" in df:
         df["value_float"] = pd.to_numeric(df["value_num"], errors="coerce")
+        df = df.drop(columns="value_num") if dataset is None or kind(dataset) == "series_data" else df
     return df
