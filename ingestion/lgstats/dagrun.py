@@ -29,6 +29,7 @@ def run(dag_id: str, logical_date: str, conf: dict, result_path: str) -> int:
             state=str(dag_run.state),
             run_id=dag_run.run_id,
             tasks={ti.task_id: str(ti.state) for ti in tis},
+            task_seconds={ti.task_id: round(ti.duration, 2) for ti in tis if ti.duration is not None},
         )
         from lgstats.run_history import record
 
