@@ -1,9 +1,11 @@
-"""``make bench`` (first part): load throughput and peak memory of the lgstats loader against the limit of
-this machine, ``psql \\copy`` of the same rows as CSV, and ``pandas.DataFrame.to_sql(method="multi")``.
+"""``make bench``: load throughput and peak memory of the lgstats loader against the limit of this machine
+(``psql \\copy`` of the same rows as CSV), dlt and ``pandas.DataFrame.to_sql(method="multi")``; DagBag
+fill time; then the whole product at 1M and 10M observations (``scale_bench``).
 
-The input is synthetic UN SDG ``Series/Data`` pages in the API's exact format (labelled synthetic), at
-several sizes, so peak RSS can be compared as the snapshot grows. Each measurement runs in its own process.
-Results: ``bench/results/latest.json`` and ``bench/results/latest.md``. Not a test: nothing here asserts.
+The input is synthetic UN SDG ``Series/Data`` pages in the API's exact format (labelled synthetic). Each
+load runs in its own process, so its peak RSS is its own. dlt and pandas come from the optional ``bench``
+dependency group (``uv sync --group bench``); the product depends on neither. Results:
+``bench/results/latest.json`` and ``bench/results/latest.md``. Not a test: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ def child(kind: str, snapshot: str, url: str, table: str) -> dict:
             conn.commit()
             res = load_snapshot(conn, snap, table, un_sdg.SERIES_DATA_COLUMNS, un_sdg.rows(snap), progress_every=0)
         rows = res.rows
+    elif kind == "dlt":
+        import dlt
+        from dlt.destinations import postgres
+
+        with tempfile.TemporaryDirectory() as pipelines_dir:
+            pipeline = dlt.pipeline(pipeline_name="lgstats_bench", destination=postgres(credentials=url),
+                                    dataset_name="bench_dlt", pipelines_dir=pipelines_dir)
+            pipeline.run(un_sdg.parse(snap), table_name=table, write_disposition="replace")
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(f"select count(*) from bench_dlt.{table}").fetchone()[0]
     elif kind == "pandas_to_sql":
         import pandas as pd
         import sqlalchemy
@@ -76,6 +88,15 @@ def child(kind: str, snapshot: str, url: str, table: str) -> dict:
     seconds = time.perf_counter() - t0
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"rows": rows, "seconds": seconds, "peak_rss_mb": round(peak_kb / 1024, 1)}
+
+
+def in_child(kind: str, snapshot: str, url: str, table: str) -> dict:
+    """``child`` in a fresh interpreter, so that its peak RSS is the load's alone."""
+    out = subprocess.run([sys.executable, __file__, "--child", kind, snapshot, url, table],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": (out.stderr or out.stdout).strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def psql_copy(snapshot: str, url: str, table: str) -> dict:
@@ -158,14 +179,41 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
+def loader_comparison(rows: int, tmp: Path, url: str) -> dict:
+    """Every loader on the same snapshot, one process each; ratios to psql \\copy."""
+    print(f"generating {rows:,} synthetic observations ...", flush=True)
+    snap = str(make_snapshot(rows, tmp / str(rows)))
+    run: dict = {"rows": rows}
+    for kind in ("lgstats", "dlt", "pandas_to_sql"):
+        print(f"  {kind} ...", flush=True)
+        run[kind] = in_child(kind, snap, url, f"bench_{kind}")
+    print("  psql \\copy ...", flush=True)
+    run["psql_copy"] = psql_copy(snap, url, "bench_psql")
+    for kind in ("lgstats", "dlt", "pandas_to_sql", "psql_copy"):
+        if "seconds" in run[kind]:
+            run[kind]["rows_per_s"] = round(run[kind]["rows"] / run[kind]["seconds"])
+    copy = run["psql_copy"]["rows_per_s"]
+    ours = run["lgstats"].get("rows_per_s")
+    run["lgstats_vs_copy"] = round(ours / copy, 3) if ours else None
+    for kind in ("dlt", "pandas_to_sql"):
+        theirs = run[kind].get("rows_per_s")
+        run[f"lgstats_vs_{kind}"] = round(ours / theirs, 2) if ours and theirs else None
+    return run
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "20000,100000"))
+    ap.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "100000"),
+                    help="sizes for the loader comparison (pandas.to_sql runs ~700 rows/s: keep these small)")
+    ap.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "1000000,10000000"),
+                    help="sizes for the whole-product runs; empty to skip")
     ap.add_argument("--child", nargs=4, metavar=("KIND", "SNAPSHOT", "URL", "TABLE"))
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
         return 0
+    import scale_bench
+
     from lgstats import warehouse
     from lgstats.schema import bootstrap
 
@@ -173,50 +221,84 @@ def main(argv=None) -> int:
     with warehouse.connect() as conn:
         bootstrap(conn)
     results = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-               "note": "synthetic input in the UN SDG page format; one process per measurement", "runs": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for rows in [int(x) for x in args.rows.split(",")]:
-            print(f"generating {rows:,} synthetic observations ...", flush=True)
-            snap = make_snapshot(rows, Path(tmp) / str(rows))
-            run = {"rows": rows}
-            for kind in ("lgstats", "pandas_to_sql"):
-                print(f"  {kind} ...", flush=True)
-                out = subprocess.run([sys.executable, __file__, "--child", kind, str(snap), url, f"bench_{kind}"],
-                                     capture_output=True, text=True, check=True)
-                run[kind] = json.loads(out.stdout.strip().splitlines()[-1])
-            print("  psql \\copy ...", flush=True)
-            run["psql_copy"] = psql_copy(str(snap), url, "bench_psql")
-            run["dlt"] = {"skipped": "dlt is not installed here (an optional baseline; see docs/performance.md)"}
-            for kind in ("lgstats", "pandas_to_sql", "psql_copy"):
-                run[kind]["rows_per_s"] = round(run[kind]["rows"] / run[kind]["seconds"])
-            run["lgstats_vs_copy"] = round(run["lgstats"]["rows_per_s"] / run["psql_copy"]["rows_per_s"], 3)
-            run["lgstats_vs_pandas"] = round(run["lgstats"]["rows_per_s"] / run["pandas_to_sql"]["rows_per_s"], 2)
-            results["runs"].append(run)
+               "note": "synthetic input in the UN SDG page format (labelled synthetic); one process per load",
+               "targets": TARGETS, "loaders": [], "scales": []}
+    with tempfile.TemporaryDirectory(prefix="lgstats-bench-") as tmp:
+        for rows in [int(x) for x in args.rows.split(",") if x]:
+            results["loaders"].append(loader_comparison(rows, Path(tmp), url))
+            write_results(results)
     print("DagBag fill ...", flush=True)
     results["dagbag_fill"] = dagbag_fill()
-    print("analyst queries as lgstats_bi ...", flush=True)
-    results["analyst_queries"] = analyst_query_latency(url)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
-    lines = ["| rows | lgstats rows/s | lgstats peak RSS MB | psql \\copy rows/s | pandas.to_sql rows/s | "
-             "pandas peak RSS MB | lgstats / COPY | lgstats / pandas |", "|---|---|---|---|---|---|---|---|"]
-    for r in results["runs"]:
-        lines.append(f"| {r['rows']:,} | {r['lgstats']['rows_per_s']:,} | {r['lgstats']['peak_rss_mb']} | "
-                     f"{r['psql_copy']['rows_per_s']:,} | {r['pandas_to_sql']['rows_per_s']:,} | "
-                     f"{r['pandas_to_sql']['peak_rss_mb']} | {r['lgstats_vs_copy']} | {r['lgstats_vs_pandas']} |")
-    bag = results["dagbag_fill"]
-    lines += ["", f"DagBag fill: {bag['seconds']} s for {bag['dags']} DAGs ({bag['import_errors']} import errors)"]
-    aq = results["analyst_queries"]
-    if "queries" in aq:
-        lines += ["", f"Analyst-guide queries as lgstats_bi ({aq['repeats']} runs each, fct_observation "
-                      f"{aq['fct_observation_rows']:,} rows): worst p95 {aq['worst_p95_ms']} ms", "",
-                  "| mart | p50 ms | p95 ms |", "|---|---|---|"]
-        lines += [f"| {x['mart']} | {x['p50_ms']} | {x['p95_ms']} |" for x in aq["queries"]]
-    else:
-        lines += ["", f"Analyst-guide queries: {aq['skipped']}"]
-    (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(results)
+    work = Path(os.environ.get("BENCH_WORK") or tempfile.mkdtemp(prefix="lgstats-scale-"))
+    for rows in [int(x) for x in args.scales.split(",") if x]:
+        results["scales"].append(scale_bench.run_scale(rows, work, int(os.environ.get("BENCH_PORT", "5496")),
+                                                       in_child, psql_copy, analyst_query_latency))
+        write_results(results)
+    print(markdown(results))
     return 0
+
+
+TARGETS = {"loader_vs_copy": ">= 0.8", "loader_vs_dlt": ">= 5", "loader_vs_pandas": ">= 20",
+           "loader_peak_rss_mb_10m": "<= 300", "run_10m_seconds": "<= 600",
+           "incremental": "work proportional to the new snapshot", "analyst_p95_ms_10m": "<= 50",
+           "dagbag_fill_seconds": "<= 1"}
+
+
+def write_results(results: dict) -> None:
+    """Written after every part, so a long run that dies still leaves what it measured."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "latest.md").write_text(markdown(results) + "\n")
+
+
+def _rate(part: dict) -> str:
+    return f"{part['rows_per_s']:,}" if "rows_per_s" in part else f"failed: {part.get('error')}"
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}; "
+             f"{results['generated_at']}. Input synthetic.", "",
+             "| rows | lgstats rows/s | RSS MB | psql \\copy rows/s | dlt rows/s | RSS MB | pandas.to_sql rows/s | "
+             "RSS MB | lgstats / COPY | lgstats / dlt | lgstats / pandas |", "|---" * 11 + "|"]
+    for r in results["loaders"]:
+        lines.append(f"| {r['rows']:,} | {_rate(r['lgstats'])} | {r['lgstats'].get('peak_rss_mb')} | "
+                     f"{_rate(r['psql_copy'])} | {_rate(r['dlt'])} | {r['dlt'].get('peak_rss_mb')} | "
+                     f"{_rate(r['pandas_to_sql'])} | {r['pandas_to_sql'].get('peak_rss_mb')} | "
+                     f"{r['lgstats_vs_copy']} | "
+                     f"{r['lgstats_vs_dlt']} | {r['lgstats_vs_pandas_to_sql']} |")
+    bag = results.get("dagbag_fill")
+    if bag:
+        lines += ["", f"DagBag fill: {bag['seconds']} s for {bag['dags']} DAGs ({bag['import_errors']} import errors)"]
+    for sc in results["scales"]:
+        lines += ["", f"### {sc['rows']:,} synthetic city observations ({sc['local_governments']:,} local governments)",
+                  ""]
+        if "error" in sc:
+            lines.append(f"error: {sc['error']}")
+        full = sc.get("full_run")
+        if full:
+            st = full["stages"]
+            split = ", ".join(f"{k} {v} s" for k, v in st.items() if isinstance(v, float))
+            lines += [f"- `lgstats run`, every source, raw to marts: **{full['seconds']} s** "
+                      f"(exit {full['exit_code']}); per stage: {split}",
+                      "- slowest tasks: " + ", ".join(f"{k} {v} s" for k, v in st["slowest_tasks"].items())]
+        inc = sc.get("incremental_run")
+        if inc:
+            lines.append(f"- incremental run after one new {inc['new_snapshot']} snapshot: **{inc['seconds']} s**; "
+                         f"fct_observation rows inserted {inc['fct_rows_inserted']:,}, deleted "
+                         f"{inc['fct_rows_deleted']:,} of {inc['fct_rows_total']:,}; build "
+                         f"{inc['dags'].get('warehouse_build', {}).get('seconds')} s")
+        if "loader" in sc:
+            lines.append(f"- loader alone on the run's snapshot: {_rate(sc['loader'])} rows/s, peak RSS "
+                         f"{sc['loader'].get('peak_rss_mb')} MB; psql \\copy {_rate(sc['psql_copy'])} rows/s; "
+                         f"ratio {sc['loader_vs_copy']}")
+        aq = sc.get("analyst_queries", {})
+        if "queries" in aq:
+            lines += [f"- analyst-guide queries as lgstats_bi on fct_observation {aq['fct_observation_rows']:,} rows: "
+                      f"worst p95 **{aq['worst_p95_ms']} ms**", "", "| mart | p50 ms | p95 ms |", "|---|---|---|"]
+            lines += [f"| {x['mart']} | {x['p50_ms']} | {x['p95_ms']} |" for x in aq["queries"]]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
