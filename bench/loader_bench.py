@@ -69,8 +69,10 @@ def child(kind: str, snapshot: str, url: str, table: str) -> dict:
         import dlt
         from dlt.destinations import postgres
 
+        # dlt insists on a password; the embedded server trusts 127.0.0.1 and ignores it
+        dlt_url = url.replace("postgresql://postgres@", "postgresql://postgres:unused@", 1)
         with tempfile.TemporaryDirectory() as pipelines_dir:
-            pipeline = dlt.pipeline(pipeline_name="lgstats_bench", destination=postgres(credentials=url),
+            pipeline = dlt.pipeline(pipeline_name="lgstats_bench", destination=postgres(credentials=dlt_url),
                                     dataset_name="bench_dlt", pipelines_dir=pipelines_dir)
             pipeline.run(un_sdg.parse(snap), table_name=table, write_disposition="replace")
         with psycopg.connect(url) as conn:
@@ -207,10 +209,16 @@ def main(argv=None) -> int:
                     help="sizes for the loader comparison (pandas.to_sql runs ~700 rows/s: keep these small)")
     ap.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "1000000,10000000"),
                     help="sizes for the whole-product runs; empty to skip")
+    ap.add_argument("--keep-scales", action="store_true",
+                    help="with --scales '': keep the scale results of the last run in latest.json")
+    ap.add_argument("--render", action="store_true", help="only rewrite latest.md from latest.json")
     ap.add_argument("--child", nargs=4, metavar=("KIND", "SNAPSHOT", "URL", "TABLE"))
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
+        return 0
+    if args.render:
+        write_results(json.loads((RESULTS / "latest.json").read_text()))
         return 0
     import scale_bench
 
@@ -223,6 +231,9 @@ def main(argv=None) -> int:
     results = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
                "note": "synthetic input in the UN SDG page format (labelled synthetic); one process per load",
                "targets": TARGETS, "loaders": [], "scales": []}
+    if args.keep_scales and not args.scales and (RESULTS / "latest.json").exists():
+        previous = json.loads((RESULTS / "latest.json").read_text())
+        results["scales"] = [{"measured_at": previous["generated_at"], **sc} for sc in previous.get("scales", [])]
     with tempfile.TemporaryDirectory(prefix="lgstats-bench-") as tmp:
         for rows in [int(x) for x in args.rows.split(",") if x]:
             results["loaders"].append(loader_comparison(rows, Path(tmp), url))
@@ -279,7 +290,7 @@ def markdown(results: dict) -> str:
         full = sc.get("full_run")
         if full:
             st = full["stages"]
-            split = ", ".join(f"{k} {v} s" for k, v in st.items() if isinstance(v, float))
+            split = ", ".join(f"{k} {v} s" for k, v in st.items() if isinstance(v, float) and "." in k)
             lines += [f"- `lgstats run`, every source, raw to marts: **{full['seconds']} s** "
                       f"(exit {full['exit_code']}); per stage: {split}",
                       "- slowest tasks: " + ", ".join(f"{k} {v} s" for k, v in st["slowest_tasks"].items())]

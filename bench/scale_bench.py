@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +90,7 @@ def run_scale(rows: int, work: Path, port: int, loader_child, psql_copy, analyst
 
     replay, home = work / f"replay-{rows}", work / f"home-{rows}"
     shutil.rmtree(home, ignore_errors=True)
-    out: dict = {"rows": rows}
+    out: dict = {"rows": rows, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
     print(f"scale {rows:,}: generating the synthetic replay ...", flush=True)
     t0 = time.perf_counter()
     scale.write(replay, rows)
