@@ -18,6 +18,7 @@ def test_embedded_warehouse_lifecycle(tmp_path):
     try:
         start = lgstats("warehouse", "start", env=env, timeout=120)
         assert start.returncode == 0, start.stderr
+        assert not list((home / "warehouse" / "pgdata").glob(".s.PGSQL.*"))  # TCP only: no Unix socket
         url = lgstats("warehouse", "url", env=env).stdout.strip()
         assert url == f"postgresql://postgres@127.0.0.1:{port}/lgstats"
         with psycopg.connect(url) as conn:
