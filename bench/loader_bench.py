@@ -27,24 +27,16 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def make_snapshot(rows: int, folder: Path) -> Path:
-    """Synthetic pages of 1,000 observations each, with a sidecar, as the fetch step would write them."""
+    """A snapshot of ``rows`` synthetic city observations, in the pages the scale generator writes
+    (``lgstats.synthetic.scale``), as the fetch step would store them."""
+    from lgstats.registry import source
     from lgstats.snapshots import SnapshotWriter
-    from lgstats.synthetic import SYNTHETIC_LICENCE
+    from lgstats.synthetic import SYNTHETIC_LICENCE, scale
 
-    page_size, pages = 1000, -(-rows // 1000)
+    src = source("un_sdg")
     with SnapshotWriter(folder, "bench", "series_data", "2026-01-01") as w:
-        for p in range(1, pages + 1):
-            n = min(page_size, rows - (p - 1) * page_size)
-            data = [{"series": "EN_REF_WASCOL", "seriesDescription": "synthetic", "goal": ["11"], "target": ["11.6"],
-                     "indicator": ["11.6.1"], "geoAreaCode": str(4 + (i % 50)), "geoAreaName": "Synthetic",
-                     "timePeriodStart": float(2000 + (i % 20)), "value": f"{(i * 7) % 1000 / 10:.1f}",
-                     "valueType": "Float", "attributes": {"Nature": "E", "Units": "PERCENT"},
-                     "dimensions": {"Cities": f"CITY_{p}_{i}", "Reporting Type": "N"}, "footnotes": [],
-                     "source": "synthetic (benchmark)"} for i in range(n)]
-            body = json.dumps({"size": page_size, "totalElements": rows, "totalPages": pages, "pageNumber": p,
-                               "data": data}).encode()
-            w.add(f"EN_REF_WASCOL__page-{p:05d}.json", body, url=None, series="EN_REF_WASCOL", page=p,
-                  total_elements=rows, rows=n)
+        for name, body, url, extra in scale.pages(src, src.dataset("series_data"), rows):
+            w.add(name, body, url=url, **extra)
         return w.commit(licence=SYNTHETIC_LICENCE, synthetic=True, source_title="benchmark (synthetic)").path
 
 

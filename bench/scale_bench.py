@@ -95,7 +95,9 @@ def run_scale(rows: int, work: Path, port: int, loader_child, psql_copy, analyst
     t0 = time.perf_counter()
     scale.write(replay, rows)
     out["generate_seconds"] = round(time.perf_counter() - t0, 1)
-    out["local_governments"] = scale.local_governments(rows)
+    from lgstats.registry import source
+
+    out["local_governments"] = scale.local_governments(rows, source("un_sdg").dataset("series_data"))
     env = _env(home, replay, port)
     url = f"postgresql://postgres@127.0.0.1:{port}/lgstats"
     try:

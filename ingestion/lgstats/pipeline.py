@@ -30,10 +30,8 @@ def _replay_into(writer: SnapshotWriter, folder: Path) -> dict[str, Any]:
         raise ReplayMissing(f"no replay data for {writer.source}/{writer.dataset}: {sidecar} is missing. "
                             f"Run in live mode, or record a snapshot into {folder}.")
     recorded = json.loads(sidecar.read_text(encoding="utf-8"))
-    for rec in recorded["files"]:
-        extra = {k: v for k, v in rec.items() if k not in ("file", "url", "retrieved_at", "md5", "bytes")}
-        writer.add(rec["file"], (folder / rec["file"]).read_bytes(), url=rec.get("url"),
-                   retrieved_at=rec.get("retrieved_at"), **extra)
+    for name, body, url, retrieved_at, extra in snapshots.recorded_files(folder, recorded):
+        writer.add(name, body, url=url, retrieved_at=retrieved_at, **extra)
     origin = {k: v for k, v in recorded.items() if k != "files"}
     origin["replayed_from"] = str(folder)
     return origin

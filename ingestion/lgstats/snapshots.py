@@ -20,6 +20,15 @@ from typing import Any
 SIDECAR = "_origin.json"
 
 
+def recorded_files(folder: Path, sidecar: dict | None = None):
+    """(name, body, url, retrieved_at, extra sidecar fields) for each file of a recorded snapshot folder, in
+    the order its ``_origin.json`` lists them (pass that sidecar when it is already read)."""
+    sidecar = sidecar or json.loads((folder / SIDECAR).read_text(encoding="utf-8"))
+    for rec in sidecar["files"]:
+        extra = {k: v for k, v in rec.items() if k not in ("file", "url", "retrieved_at", "md5", "bytes")}
+        yield rec["file"], (folder / rec["file"]).read_bytes(), rec.get("url"), rec.get("retrieved_at"), extra
+
+
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

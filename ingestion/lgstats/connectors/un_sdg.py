@@ -279,12 +279,12 @@ def _series_data_rows(snapshot: Snapshot) -> Iterator[tuple]:
             )
 
 
-def rows(snapshot: Snapshot, dataset: Dataset | None = None) -> Iterator[tuple]:
-    """Rows for COPY, in ``columns(dataset)`` order."""
+def rows(snapshot: Snapshot, dataset: Dataset | None = None) -> Iterator:
+    """Rows for COPY: Series/Data as tuples in column order (no dict per row); the small lists as the dicts
+    of ``parse``, which the loader puts in column order itself."""
     if dataset is None or kind(dataset) == "series_data":
         return _series_data_rows(snapshot)
-    names = [n for n, _ in columns(dataset)]
-    return (tuple(r[n] for n in names) for r in parse(snapshot, dataset))
+    return parse(snapshot, dataset)
 
 
 def expected_rows(snapshot: Snapshot) -> int:
@@ -315,15 +315,12 @@ def validation_frame(rows, dataset: Dataset | None = None):
 
     from lgstats.validation import lean_frame, suite_columns
 
-    cols = columns(dataset) if dataset is not None else SERIES_DATA_COLUMNS
-    names = [n for n, _ in cols]
-    if dataset is None or kind(dataset) == "series_data":
-        keep = suite_columns(dataset.suite if dataset is not None else "un_sdg__series_data", names + ["value_float"])
-        keep = [c if c != "value_float" else "value_num" for c in keep]
-        df = lean_frame(rows, keep, _SHARED)
-    else:
-        df = pd.DataFrame(list(rows), columns=names)
+    if dataset is not None and kind(dataset) != "series_data":
+        return pd.DataFrame(list(rows), columns=[n for n, _ in columns(dataset)])
+    names = [n for n, _ in SERIES_DATA_COLUMNS]
+    # the suite reads value_float, derived from value_num below
+    read = suite_columns(dataset.suite if dataset is not None else "un_sdg__series_data", [*names, "value_float"])
+    df = lean_frame(rows, ["value_num" if c == "value_float" else c for c in read], _SHARED)
     if "value_num" in df:
-        df["value_float"] = pd.to_numeric(df["value_num"], errors="coerce")
-        df = df.drop(columns="value_num") if dataset is None or kind(dataset) == "series_data" else df
+        df["value_float"] = pd.to_numeric(df.pop("value_num"), errors="coerce")
     return df

@@ -23,6 +23,7 @@ import msgspec
 
 from lgstats.registry import SEEDS_DIR, Dataset, Source, source
 from lgstats.settings import PROJECT_DIR
+from lgstats.snapshots import recorded_files
 from lgstats.synthetic import RECORDED_AT, synthetic_origin, write_replay
 from lgstats.synthetic.un_sdg import CODELISTS, _obs
 
@@ -59,11 +60,11 @@ def observation(series, areas: list[tuple[str, str]], i: int) -> dict:
 
 def pages(src: Source, dataset: Dataset, rows: int, page_size: int = PAGE_SIZE) -> Iterator[tuple]:
     """(file name, body, url, sidecar extra) for every page, as ``write_replay`` takes them."""
-    city_series = [s for s in dataset.series if s.city_level]
     areas = countries()
     area_codes = dataset.area_codes()
     encoder = msgspec.json.Encoder()
-    for series, total in zip(city_series, split(rows, len(city_series)), strict=True):
+    cities = city_series(dataset)
+    for series, total in zip(cities, split(rows, len(cities)), strict=True):
         n_pages = max(1, -(-total // page_size))
         for page in range(1, n_pages + 1):
             start = (page - 1) * page_size
@@ -78,25 +79,19 @@ def pages(src: Source, dataset: Dataset, rows: int, page_size: int = PAGE_SIZE) 
                    {"series": series.code, "page": page, "total_elements": total, "rows": len(data)})
 
 
-def recorded_pages(folder: Path, keep) -> Iterator[tuple]:
-    """The pages of a recorded replay folder whose series ``keep`` accepts, unchanged."""
-    import json
-
-    for rec in json.loads((folder / "_origin.json").read_text(encoding="utf-8"))["files"]:
-        if keep(rec.get("series")):
-            extra = {k: v for k, v in rec.items() if k not in ("file", "url", "retrieved_at", "md5", "bytes")}
-            yield rec["file"], (folder / rec["file"]).read_bytes(), rec.get("url"), extra
+def city_series(dataset: Dataset) -> list:
+    return [s for s in dataset.series if s.city_level]
 
 
-def local_governments(rows: int, n_series: int = 4) -> int:
+def local_governments(rows: int, dataset: Dataset) -> int:
     """How many distinct (country, local government) pairs ``rows`` observations cover: each run of
     ``len(YEARS)`` consecutive observations of a series is one pair."""
-    return -(-split(rows, n_series)[0] // len(YEARS))
+    return -(-split(rows, len(city_series(dataset)))[0] // len(YEARS))
 
 
 def write(out: Path, rows: int, page_size: int = PAGE_SIZE, base: Path | None = None) -> Path:
     """A complete replay folder at ``out``: UN SDG city series at ``rows`` observations, everything else as
-in ``base``."""
+    in ``base``."""
     base = base or PROJECT_DIR / "data" / "replay"
     src = source("un_sdg")
     dataset = src.dataset("series_data")
@@ -110,10 +105,11 @@ in ``base``."""
             shutil.copytree(entry, out / "un_sdg" / entry.name)
     origin = synthetic_origin(
         src.title, src.base_url, dataset.endpoint, "lgstats.synthetic.scale", recorded_at=RECORDED_AT,
-        scale={"observations": rows, "local_governments": local_governments(rows), "years": [YEARS[0], YEARS[-1]],
-               "page_size": page_size})
-    city = {s.code for s in dataset.series if s.city_level}
-    small = recorded_pages(base / "un_sdg" / dataset.name, lambda code: code not in city)
+        scale={"observations": rows, "local_governments": local_governments(rows, dataset),
+               "years": [YEARS[0], YEARS[-1]], "page_size": page_size})
+    city = {s.code for s in city_series(dataset)}
+    small = ((name, body, url, extra) for name, body, url, _, extra in recorded_files(base / "un_sdg" / dataset.name)
+             if extra.get("series") not in city)
     return write_replay(out / "un_sdg" / dataset.name, itertools.chain(small, pages(src, dataset, rows, page_size)),
                         **origin)
 
