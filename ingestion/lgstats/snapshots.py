@@ -29,6 +29,23 @@ def recorded_files(folder: Path, sidecar: dict | None = None):
         yield rec["file"], (folder / rec["file"]).read_bytes(), rec.get("url"), rec.get("retrieved_at"), extra
 
 
+def write_recorded(target: Path, files, **origin) -> Path:
+    """Write a recorded snapshot folder for replay: the files and their ``_origin.json``. ``files`` are
+    (name, body, url, extra sidecar fields) tuples; ``origin`` must say where the data came from."""
+    files = list(files)  # read before the folder is cleared: the files may come from it
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    recorded_at = origin.setdefault("recorded_at", "2026-11-28T00:00:00+00:00")
+    records = []
+    for name, body, url, extra in files:
+        (target / name).write_bytes(body)
+        records.append({"file": name, "url": url, "retrieved_at": extra.pop("retrieved_at", recorded_at),
+                        "md5": hashlib.md5(body).hexdigest(), "bytes": len(body), **extra})
+    origin = {"errors": [], **origin, "files": records}
+    (target / SIDECAR).write_text(json.dumps(origin, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

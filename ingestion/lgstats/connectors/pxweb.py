@@ -62,8 +62,11 @@ def spec(dataset: Dataset) -> dict[str, Any]:
             "time_variable": x.get("time_variable"), "measure_variable": x.get("measure_variable")}
 
 
-def check_metadata(payload: Any, sp: dict, where: str) -> dict[str, list[str]]:
-    """The explicit value codes to ask for, variable by variable, or SchemaDrift-like ApiError naming the change."""
+def resolve_selection(payload: Any, sp: dict, where: str) -> dict[str, list[str]]:
+    """The explicit value codes to ask for, variable by variable, or an ApiError naming what changed.
+
+    A selection is ``"*"`` (every value), a list of value codes, or ``{labels: [...]}``: values chosen by
+    their text, for tables whose positional codes are not published (PSA's parameters)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("variables"), list):
         raise ResponseError(f"{where}: PXWeb metadata must be an object with 'variables'")
     variables = {v.get("code"): v for v in payload["variables"] if isinstance(v, dict)}
@@ -74,6 +77,15 @@ def check_metadata(payload: Any, sp: dict, where: str) -> dict[str, list[str]]:
     out = {}
     for code, wanted in sp["selection"].items():
         known = [str(v) for v in variables[code].get("values") or []]
+        if isinstance(wanted, dict):
+            texts = [str(t) for t in variables[code].get("valueTexts") or []]
+            by_text = dict(zip(texts, known, strict=False))
+            missing = [t for t in wanted.get("labels", []) if t not in by_text]
+            if missing or not wanted.get("labels"):
+                raise ApiError(f"{where}: variable {code!r} of {sp['table']} has no value labelled {missing or '(none)'}; "
+                               f"it has {texts}. Update `selection` in the registry entry.")
+            out[code] = [by_text[t] for t in wanted["labels"]]
+            continue
         values = known if wanted == "*" else [str(v) for v in wanted]
         absent = [v for v in values if v not in known]
         if absent or not values:
@@ -108,7 +120,7 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     deadline = Deadline(source.http.max_total_seconds)
     meta_body, wanted, meta_url = request_checked(
         session, "GET", url, policy=source.http, deadline=deadline,
-        check=lambda b, resp: check_metadata(json.loads(b), sp, resp.url))
+        check=lambda b, resp: resolve_selection(json.loads(b), sp, resp.url))
     writer.add("metadata.json", meta_body, url=meta_url, kind="metadata")
     query = {"query": [{"code": c, "selection": {"filter": "item", "values": v}} for c, v in wanted.items()],
              "response": {"format": "json-stat2"}}
