@@ -1,7 +1,8 @@
-"""Airflow DAGs for the national statistics sources: one ingest DAG per SDMX or PXWeb source in the
-registry (abs_ingest, oecd_ingest, psa_ingest, stats_nz_ingest today).
+"""Airflow DAGs for the national statistics sources and the registers of local governments: one ingest DAG
+per SDMX, PXWeb or register source in the registry (abs_ingest, oecd_ingest, psa_ingest, stats_nz_ingest,
+registers_ingest today).
 
-A new source of either kind is one YAML file in ``ingestion/sources/``: its DAG appears here, with no code
+A new source of any of these kinds is one YAML file in ``ingestion/sources/``: its DAG appears here, with no code
 change. Each DAG is fetch → validate → load → check per dataset, and updates one Asset per raw table.
 """
 

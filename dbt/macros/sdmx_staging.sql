@@ -1,5 +1,7 @@
 {# The staging select of an SDMX dataset whose areas go through a mapping file: latest snapshot only,
-   series_code = prefix + measure, area_code from the map (NULL when unmapped: int_areas_unmapped lists it).
+   series_code = prefix + measure, area_code from the map. A code absent from the map has area_code NULL and
+   in_area_map false (int_areas_unmapped lists it); a code the map lists with no area_code is deliberately
+   not an area (a total, a heading), and area_note says why.
    A new SDMX dataset's staging model is one call of this macro. #}
 {% macro sdmx_staging(source_name, dataset, series_prefix, area_map) -%}
 select
@@ -8,6 +10,8 @@ select
     r.measure,
     r.area_source_code,
     m.area_code,
+    m.source_code is not null as in_area_map,
+    m.note as area_note,
     r.time_period,
     r.year,
     r.value,

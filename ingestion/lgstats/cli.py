@@ -100,6 +100,33 @@ def _unmapped_areas(s) -> list[tuple[str, int, int]]:
                             "group by 1 order by 1").fetchall()
 
 
+def _origin_shares(s) -> list[tuple[str, int, int]]:
+    """(source, rows from real snapshots, rows from synthetic ones) of marts.fct_observation."""
+    with warehouse.connect(s) as conn:
+        if conn.execute("select to_regclass('marts.dim_snapshot')").fetchone()[0] is None:
+            return []
+        return conn.execute("""
+            select split_part(f.source_dataset, '/', 1),
+                   count(*) filter (where not coalesce(d.synthetic, false)),
+                   count(*) filter (where d.synthetic)
+            from marts.fct_observation as f left join marts.dim_snapshot as d using (snapshot_id)
+            group by 1 order by 1""").fetchall()
+
+
+def _gate_notes(s, since: datetime) -> list[str]:
+    """What the publish gates of this run noted without failing (synthetic rows replaced or dropped)."""
+    with warehouse.connect(s) as conn:
+        if conn.execute("select to_regclass('ops.publish_gates')").fetchone()[0] is None:
+            return []
+        has_info = conn.execute("select 1 from information_schema.columns where table_schema = 'ops' "
+                                "and table_name = 'publish_gates' and column_name = 'info'").fetchone()
+        if not has_info:
+            return []
+        row = conn.execute("select info from ops.publish_gates where checked_at >= %s and info is not null "
+                           "order by checked_at desc limit 1", (since,)).fetchone()
+        return list(row[0]) if row else []
+
+
 def _submissions_since(s, since: datetime) -> list[tuple]:
     with warehouse.connect(s) as conn:
         if not conn.execute("select to_regclass('ops.submissions')").fetchone()[0]:
@@ -186,6 +213,23 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
         for table, n in rows.items():
             _print(f"  marts.{table:<40} {n:>10,}")
     _print(f"checks: {passed} passed, {failed} failed (GX validations, dbt builds with their tests, publish gates)")
+    try:
+        shares = _origin_shares(s)
+    except Exception:  # the summary must still print
+        shares = []
+    if shares:
+        total_real = sum(r for _, r, _ in shares)
+        total = sum(r + y for _, r, y in shares)
+        _print(f"marts.fct_observation by origin: {100 * total_real / total:.1f} % of {total:,} rows from real "
+               "snapshots (per source: real / synthetic)")
+        for source, real, synthetic in shares:
+            _print(f"  {source:<24} {real:>9,} real {synthetic:>9,} synthetic")
+    try:
+        notes = _gate_notes(s, started_at) if started_at else []
+    except Exception:  # the summary must still print
+        notes = []
+    for note in notes:
+        _print(f"note (publish gates, not a failure): {note}")
     try:
         unmapped = _unmapped_areas(s)
     except Exception:  # the summary must still print

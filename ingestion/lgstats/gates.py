@@ -31,6 +31,7 @@ class GateReport:
     passed: bool = True
     findings: list[str] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)
+    info: list[str] = field(default_factory=list)  # noted, never a failure (synthetic rows replaced or dropped)
 
     def fail(self, message: str) -> None:
         self.passed = False
@@ -42,14 +43,30 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
 
 
 def deleted_share(conn: psycopg.Connection, report: GateReport, max_share: float, min_rows: int) -> None:
+    """Rows of the published marts whose key is gone from the new build, per series. Only rows from real
+    snapshots are judged: synthetic demo rows being replaced (by a first live run) or dropped is information,
+    never a finding, so demo data can never block real data."""
+    synthetic = "coalesce(s.synthetic, false)"
+    if not _exists(conn, "marts.dim_snapshot"):
+        synthetic = "false"
+    join = "left join marts.dim_snapshot as s using (snapshot_id)" if synthetic != "false" else ""
     rows = conn.execute(f"""
-        with old as (select series_code as series, {KEY} as k from {OLD}),
+        with old as (select o.series_code as series, {KEY} as k, {synthetic} as synthetic
+                     from {OLD} as o {join}),
              new as (select distinct {KEY} as k from {NEW})
-        select old.series, count(*) as before, count(*) filter (where new.k is null) as gone
+        select old.series,
+               count(*) filter (where not old.synthetic) as before,
+               count(*) filter (where not old.synthetic and new.k is null) as gone,
+               count(*) filter (where old.synthetic) as before_synthetic,
+               count(*) filter (where old.synthetic and new.k is null) as gone_synthetic
         from old left join new on new.k = old.k
         group by old.series""").fetchall()
     report.checked["series_compared"] = len(rows)
-    for series, before, gone in rows:
+    for series, before, gone, before_syn, gone_syn in rows:
+        if gone_syn:
+            report.info.append(f"{series}: {gone_syn} of {before_syn} synthetic row(s) replaced or dropped")
+        if not before:
+            continue
         if gone == before:
             report.fail(f"vanished series: {series} had {before} rows in the marts and has none in this build")
         elif before >= min_rows and gone / before > max_share:
@@ -110,8 +127,10 @@ def record(conn: psycopg.Connection, report: GateReport, mode: str) -> None:
     conn.execute("""create table if not exists ops.publish_gates (
         gate_run_id bigserial primary key, checked_at timestamptz not null default now(),
         passed boolean not null, mode text not null, findings jsonb, checked jsonb)""")
-    conn.execute("insert into ops.publish_gates (passed, mode, findings, checked) values (%s, %s, %s, %s)",
-                 (report.passed, mode, json.dumps(report.findings), json.dumps(report.checked)))
+    conn.execute("alter table ops.publish_gates add column if not exists info jsonb")
+    conn.execute("insert into ops.publish_gates (passed, mode, findings, checked, info) values (%s, %s, %s, %s, %s)",
+                 (report.passed, mode, json.dumps(report.findings), json.dumps(report.checked),
+                  json.dumps(report.info)))
 
 
 def enforce(conn: psycopg.Connection) -> GateReport:

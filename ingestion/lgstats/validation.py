@@ -32,6 +32,7 @@ class Failure:
     unexpected_count: int | None
     examples: list[dict[str, Any]] = field(default_factory=list)
     observed: Any = None
+    fix: str | None = None  # the suite's ``meta.fix`` for this expectation
 
     def describe(self) -> str:
         where = f" on column '{self.column}'" if self.column else ""
@@ -42,6 +43,8 @@ class Failure:
             text += f" (observed {self.observed})"
         for ex in self.examples[:3]:
             text += f"\n      - file {ex.get('source_file')} row {ex.get('row_number')}: value {ex.get('value')!r}"
+        if self.fix:
+            text += f"\n      fix: {self.fix}"
         return text
 
 
@@ -154,7 +157,8 @@ def run_suite(df, suite_name: str, parameters: dict[str, Any]) -> ValidationOutc
         observed = res.get("observed_value")
         if exc_info.get("raised_exception"):
             observed = exc_info.get("exception_message")
-        failures.append(Failure(cfg.type, column, res.get("unexpected_count"), examples, observed))
+        failures.append(Failure(cfg.type, column, res.get("unexpected_count"), examples, observed,
+                                (cfg.meta or {}).get("fix")))
     return ValidationOutcome(suite_name, bool(result.success), len(result.results), failures)
 
 

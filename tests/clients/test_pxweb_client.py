@@ -12,7 +12,9 @@ from werkzeug import Response
 
 from lgstats import pipeline
 from lgstats.http import ApiError, FetchError
-from lgstats.synthetic import pxweb as synthetic_psa
+from lgstats.real import psa as real_psa
+
+TITLE, AREAS, PARAMETERS, YEARS, CELLS = real_psa.read_export()  # PSA's real table export
 
 JSON = "application/json; charset=utf-8"
 
@@ -26,7 +28,7 @@ class Psa:
     def handle(self, request):
         if request.method == "GET":
             self.gets += 1
-            meta = synthetic_psa.metadata()
+            meta = real_psa.metadata(TITLE, AREAS, PARAMETERS, YEARS)
             if self.rename:
                 meta["variables"][0]["code"] = self.rename
             return Response(json.dumps(meta), content_type=JSON)
@@ -34,7 +36,8 @@ class Psa:
         self.posts.append(query)
         if any(q["selection"]["filter"] != "item" for q in query["query"]):
             return Response("Forbidden", status=403)
-        payload = synthetic_psa.dataset({q["code"]: q["selection"]["values"] for q in query["query"]})
+        meta = real_psa.metadata(TITLE, AREAS, PARAMETERS, YEARS)
+        payload = real_psa.dataset(meta, {q["code"]: q["selection"]["values"] for q in query["query"]}, CELLS, TITLE)
         if self.short_answers:
             self.short_answers -= 1
             payload["value"] = payload["value"][:1]
@@ -57,9 +60,10 @@ def test_explicit_items_and_a_short_answer_retried_then_every_cell_loads(psa, wa
     assert server.gets == 1 and len(server.posts) == 2
     sent = {q["code"]: q["selection"] for q in server.posts[-1]["query"]}
     assert all(s["filter"] == "item" for s in sent.values())  # never "all"
-    assert sent["Geolocation"]["values"] == [str(i) for i in range(len(synthetic_psa.GEOLOCATIONS))]
-    assert sent["Indicator"]["values"] == ["0"]
-    cells = len(synthetic_psa.GEOLOCATIONS) * len(synthetic_psa.YEARS)
+    assert sent["Geolocation"]["values"] == [str(i) for i in range(len(AREAS))]
+    # the incidence parameter, found by its label in the metadata (the threshold is "0")
+    assert sent["Threshold/Incidence/Parameters"]["values"] == ["1"]
+    cells = len(AREAS) * len(YEARS)
     pipeline.validate(path)
     assert pipeline.load(path)["rows"] == cells
     assert (Path(path) / "metadata.json").exists()
@@ -70,7 +74,7 @@ def test_an_answer_that_stays_short_fails_clearly(psa, warehouse_url, monkeypatc
 
     monkeypatch.setattr(lgstats.http, "backoff_sleep", lambda *a: None)
     psa(short_answers=99)
-    with pytest.raises(FetchError, match=r"1 value\(s\) for 45 cells.*incomplete table"):
+    with pytest.raises(FetchError, match=rf"1 value\(s\) for {len(AREAS) * len(YEARS)} cells.*incomplete table"):
         pipeline.fetch("psa", "poverty_incidence", "2026-11-28", "live")
 
 

@@ -98,7 +98,7 @@ def test_stats_nz_sends_its_key_as_a_header_and_never_stores_it(serve, warehouse
     stored = b"".join(p.read_bytes() for p in Path(path).iterdir())
     assert secret.encode() not in stored
     pipeline.validate(path)
-    assert pipeline.load(path)["rows"] == 25
+    assert pipeline.load(path)["rows"] == 28
 
 
 def test_stats_nz_without_a_key_says_which_variable_to_set(serve, warehouse_url, monkeypatch):

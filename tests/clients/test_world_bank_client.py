@@ -20,12 +20,14 @@ ERROR_BODY = (FIXTURES / "samples" / "wb_error.json").read_bytes()  # the real e
 
 
 class WorldBank:
-    """Serves the recorded pages, split into pages of 100 rows; injects a 500 and an error-as-200."""
+    """Serves the recorded rows, in pages of 100; injects a 500 and an error-as-200. An indicator with no
+    recorded rows gets the API's empty answer (``[header, null]``)."""
 
     def __init__(self, error_for: str | None = None, fail_once: str | None = None):
         self.error_for, self.fail_once, self.log = error_for, fail_once, []
-        self.rows = {f.split("__")[0]: json.loads((PAGES / f).read_bytes())[1]
-                     for f in (p.name for p in PAGES.glob("*__page-0001.json"))}
+        self.rows: dict[str, list] = {}
+        for page in sorted(PAGES.glob("*__page-*.json")):
+            self.rows.setdefault(page.name.split("__")[0], []).extend(json.loads(page.read_bytes())[1] or [])
 
     def handle(self, request):
         indicator = request.path.rsplit("/", 1)[-1]
@@ -36,7 +38,11 @@ class WorldBank:
         if indicator == self.fail_once:
             self.fail_once = None
             return Response("Internal Server Error", status=500)
-        rows = self.rows[indicator]
+        rows = self.rows.get(indicator, [])
+        if not rows:
+            return Response(json.dumps([{"page": 0, "pages": 0, "per_page": per_page, "total": 0, "sourceid": "2",
+                                         "lastupdated": "2026-11-28"}, None]),
+                            content_type="application/json;charset=utf-8")
         pages = -(-len(rows) // per_page)
         header = {"page": page, "pages": pages, "per_page": per_page, "total": len(rows), "sourceid": "2",
                   "lastupdated": "2026-11-28"}

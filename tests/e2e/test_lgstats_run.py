@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -60,17 +61,20 @@ def test_the_national_sources_reach_the_marts(replay_run):
     for dag in ("abs_ingest", "stats_nz_ingest", "oecd_ingest", "psa_ingest"):
         assert f"ok: {dag}" in proc.stdout
     assert "warning: abs/erp_lga: 1 source area code(s), 7 row(s), have no area mapping yet" in proc.stdout
-    oecd = (REPLAY / "oecd" / "sng_wofi_finance" / "data.csv").read_text().splitlines()
-    row = next(line.split(",") for line in oecd if ",PHL," in line and ",S13M," in line and ",R1," in line
-               and ",PT_B1GQ," in line and ",2019," in line)
+    with open(REPLAY / "oecd" / "sng_wofi_finance" / "data.csv", newline="", encoding="utf-8") as fh:
+        lines = list(csv.reader(fh))
+    ids = lines[0][4::2]
+    rows = [dict(zip(ids, line[4::2], strict=True)) for line in lines[1:]]
+    row = next(r for r in rows if r["REF_AREA"] == "PHL" and r["SECTOR"] == "S13M" and r["MEASURE"] == "R1"
+               and r["UNIT_MEASURE"] == "PT_B1GQ" and r["TIME_PERIOD"] == "2019")
     with psycopg.connect(url) as conn:
         q = lambda sql, *a: conn.execute(sql, a).fetchall()  # noqa: E731
         assert q("select sng_revenue_pct_gdp::text from marts.decentralisation_country_profile "
-                 "where country_iso3 = 'PHL' and year = 2019") == [(row[16],)]
+                 "where country_iso3 = 'PHL' and year = 2019") == [(row["OBS_VALUE"],)]
         assert q("select count(*) from marts.decentralisation_country_profile where sng_expenditure_pct_gdp "
                  "is not null and sng_expenditure_pct_general_government is not null")[0][0] > 10
         cebu = q("select a.area_level, p.area_level, p.parent_area_code from marts.dim_area a "
-                 "join marts.dim_area p on p.area_code = a.parent_area_code where a.area_code = 'PH-CEB'")
+                 "join marts.dim_area p on p.area_code = a.parent_area_code where a.area_code = 'PH-PSGC-0722'")
         assert cebu == [("province", "state_or_region", "608")]
         assert q("select a.parent_area_code, c.country_iso3 from marts.dim_area a join marts.dim_area c "
                  "on c.area_code = 'AU-QLD' where a.area_code = 'AU-LGA2025-31000'") == [("AU-QLD", "AUS")]
@@ -80,7 +84,7 @@ def test_the_national_sources_reach_the_marts(replay_run):
         # nothing silently lost: the unmapped ABS code and the Stats NZ rows are listed, and kept in raw
         unmapped = dict(q("select source_dataset || ':' || source_area, rows from intermediate.int_areas_unmapped"))
         assert unmapped["abs/erp_lga:15750"] == 7
-        assert q("select count(*) from raw.stats_nz__agr_forestry")[0][0] == 25
+        assert q("select count(*) from raw.stats_nz__agr_forestry")[0][0] == 28
         # an empty OBS_VALUE is NULL, never zero
         assert q("select value from marts.fct_observation where source_dataset = 'oecd/sng_wofi_finance' "
                  "and area_code = '242' and year = 2016 limit 1") == [(None,)]
@@ -89,18 +93,81 @@ def test_the_national_sources_reach_the_marts(replay_run):
 def test_mart_rows_trace_back_to_a_sidecar_with_url_time_licence_md5(replay_run):
     _, url, _ = replay_run
     with psycopg.connect(url) as conn:
-        synthetic_names = conn.execute(
-            "select count(*) from marts.fct_observation where source_name not like '%synthetic%'").fetchone()[0]
+        mislabelled = conn.execute("""
+            select count(*) from marts.fct_observation f join marts.dim_snapshot s using (snapshot_id)
+            where (f.source_name like '%synthetic%') <> s.synthetic""").fetchone()[0]
         snapshot_id, sidecar_path, md5 = conn.execute("""
             select f.snapshot_id, s.sidecar_path, s.md5
             from marts.fct_observation f join marts.dim_snapshot s using (snapshot_id)
             where f.source_dataset = 'un_sdg/series_data' limit 1""").fetchone()
     sidecar = json.loads(Path(sidecar_path).read_text())
     assert sidecar["snapshot_id"] == snapshot_id and sidecar["md5"] == md5
-    assert sidecar["licence"] == "synthetic" and sidecar["synthetic"] is True
+    assert sidecar["synthetic"] is False and "CC BY 4.0" in sidecar["licence"]
+    assert sidecar["origin"]["repository"] == "open-numbers/ddf--unstats--sdg_indicators"
     assert sidecar["retrieved_at"] and all(f["url"].startswith("https://unstats.un.org/SDGAPI/v1/sdg/Series/Data?")
                                            for f in sidecar["files"])
-    assert synthetic_names == 0, "replay data is synthetic and must say so in source_name"
+    assert mislabelled == 0, "a row says 'synthetic' in source_name exactly when its snapshot is synthetic"
+
+
+def test_the_default_run_publishes_real_numbers(replay_run):
+    """Issue 13's acceptance, on the clean replay run (SQL as the admin URL)."""
+    _, url, proc = replay_run
+    with psycopg.connect(url) as conn:
+        q = lambda sql, *a: conn.execute(sql, a).fetchall()  # noqa: E731
+        women = dict(((c, y), v) for c, y, v in q(
+            "select country_iso3, year, women_seat_share_pct::text from marts.women_in_local_government "
+            "where area_level = 'country'"))
+        assert women[("PHL", 2019)] == "29.08" and women[("JPN", 2017)] == "12.87"
+        assert q("""select count(*) from marts.women_in_local_government w
+                    join marts.fct_observation f on f.area_code = w.area_code and f.year = w.year
+                      and f.series_code = 'SG_GEN_LOCGELS'
+                    join marts.dim_snapshot s using (snapshot_id)
+                    where w.area_level = 'country' and s.synthetic""")[0][0] == 0
+        assert q("select count(*) from marts.women_in_local_government where area_level = 'country' "
+                 "and source_name like '%synthetic%'")[0][0] == 0
+        assert q("select local_governments_count, register_local_governments_count from "
+                 "marts.decentralisation_country_profile where country_iso3 = 'JPN' and year = 2018") == [(1788, 1788)]
+        levels = dict(((c, lv), n) for c, lv, n in q(
+            "select country_iso3, area_level, count(*) from marts.dim_area where code_system like 'registers/%' "
+            "and parent_area_code is not null group by 1, 2"))
+        assert levels[("PHL", "local_government")] >= 1642 and levels[("IDN", "local_government")] >= 514
+        assert levels[("JPN", "local_government")] >= 1741
+        assert q("""select count(*) from marts.dim_area a left join marts.dim_area p on p.area_code = a.parent_area_code
+                    where a.code_system like 'registers/%' and p.area_code is null""")[0][0] == 0
+        assert q("select official_code, register_vintage is not null, snapshot_id like 'registers/ph_psgc/%' "
+                 "from marts.dim_area where area_code = 'PH-PSGC-012801'") == [("012801", True, True)]
+        real, total = q("select count(*) filter (where not s.synthetic), count(*) from marts.fct_observation f "
+                        "join marts.dim_snapshot s using (snapshot_id)")[0]
+        assert real / total >= 0.8, (real, total)
+        # the UN and the registers side by side: agreeing for Japan and Indonesia, a real gap for the Philippines
+        counted = dict(((c,), (s_, r, d)) for c, s_, r, d in q(
+            "select country_iso3, sdg_local_governments, register_local_governments, sdg_minus_register "
+            "from intermediate.int_local_governments_counted"))
+        assert counted == {("JPN",): (1788, 1788, 0), ("IDN",): (514, 514, 0), ("PHL",): (1715, 1724, -9)}
+        ph = q("select local_governments_total, total_source, register_local_governments from marts.lga_profile "
+               "where lga_code = 'LGA-PH-01' and year = 2022")
+        assert ph == [(1724, "register ph_psgc (" + registry.source("registers").dataset("ph_psgc").model_extra[
+            "vintage"] + ")", 1724)]
+    assert f"{100 * real / total:.1f} % of {total:,} rows from real snapshots" in proc.stdout
+
+
+def test_stats_nz_island_totals_are_never_counted_with_the_country(replay_run):
+    """AREA 20 = AREA 10 + AREA 19 (fidelity §3): only 20 reaches the marts, as New Zealand; 10 and 19 are
+    neither mapped as regions nor listed as unmapped."""
+    _, url, _ = replay_run
+    with psycopg.connect(url) as conn:
+        q = lambda sql, *a: conn.execute(sql, a).fetchall()  # noqa: E731
+        raw = dict(q("select area_source_code, value from raw.stats_nz__agr_forestry "
+                     "where measure = '6052' and time_period = '2018'"))
+        assert raw["10"] + raw["19"] == raw["20"] == 30225292
+        marts = q("select area_code, sum(value) from marts.fct_observation where source_dataset = "
+                  "'stats_nz/agr_forestry' and series_code like '%.6052' and year = 2018 group by 1")
+        assert marts == [("554", 30225292)]  # once, not twice
+        assert {a for (a,) in q("select distinct area_code from marts.fct_observation "
+                                "where source_dataset = 'stats_nz/agr_forestry'")} == {"554"}
+        unmapped = {a for (a,) in q("select source_area from intermediate.int_areas_unmapped "
+                                    "where source_dataset = 'stats_nz/agr_forestry'")}
+        assert unmapped and not unmapped & {"10", "19", "20"}
 
 
 def test_ops_tables_describe_the_run_and_status_shows_every_source(replay_run):
@@ -213,7 +280,7 @@ def test_live_run_survives_503_429_and_a_cut_page_and_is_idempotent(tmp_path, fr
     for obs in served:
         key = (obs["geoAreaCode"].zfill(3), int(obs["timePeriodStart"]))
         if obs["series"] == "SG_GEN_LOCGELS":
-            assert women[key] == obs["value"]
+            assert women[key] == (None if obs["value"] == "N" else obs["value"])  # "N": non-relevant, no number
         elif obs["series"] == "SG_GOV_LOGV":
             assert profile[key][0] == int(obs["value"])
         elif obs["series"] == "SG_DSR_SILS":

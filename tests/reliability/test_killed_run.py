@@ -47,6 +47,6 @@ def test_a_run_killed_in_ingestion_then_mid_build_and_rerun_equals_a_clean_run(c
     where = "source_dataset = 'un_sdg/series_data'"
     after = fct_rows(url, where)
     clean = [r for r in clean_replay.fct if r[-1] == "un_sdg/series_data"]
-    assert after == clean and len(clean) > 1000
+    assert after == clean and len(clean) > 400  # the real replay: 499 observations
     ids = [r[0] for r in after]
     assert len(ids) == len(set(ids))  # no duplicate by natural key

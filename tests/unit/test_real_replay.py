@@ -29,7 +29,7 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("build,parts", [
-    (un_sdg.write, [("un_sdg", "series_data"), ("un_sdg", "series_list")]),
+    (un_sdg.write, [("un_sdg", "series_data"), ("un_sdg", "series_list"), ("un_sdg", "geoarea_list")]),
     (world_bank.write, [("world_bank", "indicators")]),
     (psa.write, [("psa", "poverty_incidence")]),
 ])

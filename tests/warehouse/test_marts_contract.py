@@ -101,11 +101,13 @@ def test_gates_pass_on_the_same_input_and_fail_when_half_a_series_is_gone(built)
 
 def test_gates_fail_when_a_golden_value_changes(built):
     with psycopg.connect(built) as conn:
+        report_before = gates.run(conn)
         conn.execute("update raw.un_sdg__series_data set value_num = 99 where series_code = 'SG_GOV_LOGV'"
-                     " and area_code = '360' and year = 2019")
+                     " and area_code = '360' and year = 2018")
         report = gates.run(conn)
         conn.rollback()
-    assert any("golden value changed: SG_GOV_LOGV 360 2019" in f for f in report.findings)
+    assert report_before.passed and report_before.checked["golden_values"] == 4  # the real golden values
+    assert any("golden value changed: SG_GOV_LOGV 360 2018 _T is 99, expected 514" in f for f in report.findings)
 
 
 def test_incremental_build_touches_nothing_when_no_snapshot_is_new(built):
@@ -130,13 +132,18 @@ def test_every_query_in_the_analyst_guide_runs_as_the_bi_role_and_returns_rows(b
     assert rows, query
 
 
-def test_world_bank_context_reaches_the_decentralisation_profile_and_nulls_stay_null(built):
+def test_world_bank_context_reaches_the_decentralisation_profile_and_what_is_absent_stays_null(built):
+    """Urban share has a real copy and fills its column; GDP per capita has none here, so its column is NULL
+    in every row, never zero and never invented."""
     with psycopg.connect(built) as conn:
-        filled = conn.execute("select count(*) from marts.decentralisation_country_profile where"
-                              " urban_population_pct is not null and gdp_per_capita_usd is not null").fetchone()[0]
-        zeros = conn.execute("select count(*) from marts.fct_observation where series_code = 'GC.REV.XGRT.GD.ZS'"
-                             " and value = 0").fetchone()[0]
-        nulls = conn.execute("select count(*) from marts.fct_observation where series_code = 'GC.REV.XGRT.GD.ZS'"
-                             " and value is null").fetchone()[0]
-    assert filled > 0
-    assert zeros == 0 and nulls > 0  # the API's null is NULL in the marts, never zero
+        q = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
+        filled = q("select count(*) from marts.decentralisation_country_profile where urban_population_pct"
+                   " is not null")[0]
+        gdp = q("select count(*) filter (where gdp_per_capita_usd is not null), count(*) from"
+                " marts.decentralisation_country_profile")
+        urban = q("select urban_population_pct::text from marts.decentralisation_country_profile"
+                  " where country_iso3 = 'AFG' and year = 2019")
+        absent = q("select count(*) from marts.fct_observation where series_code in"
+                   " ('NY.GDP.PCAP.CD', 'GC.REV.XGRT.GD.ZS', 'GC.XPN.TOTL.GD.ZS')")[0]
+    assert filled > 0 and urban == ("25.754",)  # verbatim from the WDI export
+    assert gdp[0] == 0 and gdp[1] > 0 and absent == 0

@@ -68,3 +68,37 @@ def test_resubmission_replaces_the_earlier_version_and_keeps_it_in_history(built
                            "and template = 'council_composition' order by received_at").fetchall()
     assert rows == [(2019, 9), (2024, 15)]  # 2024 from the new file; 2019 still from the first one
     assert history == 2 and [s for (s,) in ops] == ["partially_accepted", "accepted"]
+
+
+def _load_register(name: str) -> None:
+    from lgstats import pipeline
+
+    path = pipeline.fetch("registers", name, "2026-11-29", "replay")
+    pipeline.validate(path)
+    pipeline.load(path)
+
+
+def test_area_codes_are_checked_against_the_register_with_closest_matches(warehouse_url, tmp_path):
+    """A local government may be named by its member code or its official register code; any other code is
+    quarantined with the reason and the register areas closest by name."""
+    from lgstats import warehouse
+    from lgstats.schema import ensure_all_raw_tables
+
+    with warehouse.connect() as conn:
+        ensure_all_raw_tables(conn)
+    _load_register("ph_psgc")
+    f = tmp_path / "council.csv"
+    f.write_text("area_code,local_government_name,election_year,seats_total,seats_women\n"
+                 "PH-PSGC-072217,City of Cebu,2019,20,5\n"
+                 "PH-PSGC-999999,Cebu City,2019,20,5\n")
+    result = process.submit(f, "PH-LG-001", "council_composition")
+    assert result.status == "partially_accepted" and (result.rows_loaded, result.rows_rejected) == (1, 1)
+    with psycopg.connect(warehouse_url) as conn:
+        loaded = conn.execute("select area_code from raw.submissions__council_composition").fetchall()
+        problem = conn.execute("select problems->0 from quarantine.submissions__council_composition").fetchone()[0]
+    assert loaded == [("PH-PSGC-072217",)]
+    assert problem["column"] == "area_code" and problem["value"] == "PH-PSGC-999999"
+    assert "neither a member code nor an official register code" in problem["fix"]
+    assert "PH-PSGC-072217 (City of Cebu)" in problem["fix"].split("Closest by name: ", 1)[1]
+    csv_report = open(result.report_csv, encoding="utf-8").read()
+    assert "PH-PSGC-072217 (City of Cebu)" in csv_report

@@ -22,3 +22,8 @@ where {{ column_name }} is not null
     {# Fails (or warns) with one row per offending row of the model: "this list should be empty". #}
     select * from {{ model }}
 {% endtest %}
+
+{% test expression_is_true(model, expression) %}
+    {# Rows for which the SQL expression is not true. #}
+    select * from {{ model }} where not coalesce(({{ expression }}), false)
+{% endtest %}

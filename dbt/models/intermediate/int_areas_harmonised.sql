@@ -1,3 +1,7 @@
+-- One row per area: M49 regions and countries (reference data), the official registers of local
+-- governments (PH PSGC, ID Kemendagri, JP codes: first-class sources with snapshots), member local
+-- governments, the subnational areas of the national sources not covered by a register, and any other code
+-- the UN SDG API uses (groupings). An area's code comes from one place only: the first branch that has it.
 with reference as (
     select
         m49_code as area_code,
@@ -6,15 +10,31 @@ with reference as (
         nullif(parent_m49_code, '') as parent_area_code,
         nullif(country_iso3, '') as country_iso3,
         m49_code,
-        true as is_m49
+        true as is_m49,
+        m49_code as official_code,
+        'M49' as code_system,
+        null::text as register_vintage,
+        null::text as register_area_code,
+        null::text as snapshot_id
     from {{ ref('ref_m49_areas') }}
 ),
 
-observed as (
-    select distinct on (o.area_code) o.area_code, coalesce(g.area_name, o.area_name) as area_name
-    from {{ ref('stg_un_sdg__series_data') }} as o
-    left join {{ ref('stg_un_sdg__geoarea_list') }} as g using (area_code)
-    order by o.area_code, o.area_name
+registers as (  -- wards of Japanese designated cities are not local governments: left out here
+    select
+        area_code,
+        coalesce(area_name_en, area_name) as area_name,
+        area_level,
+        parent_area_code,
+        country_iso3,
+        null::text as m49_code,
+        false as is_m49,
+        official_code,
+        'registers/' || register as code_system,
+        register_vintage,
+        area_code as register_area_code,
+        snapshot_id
+    from {{ ref('stg_registers__areas') }}
+    where area_level <> 'ward'
 ),
 
 members as (
@@ -25,12 +45,17 @@ members as (
         parent_area_code,
         country_iso3,
         null::text as m49_code,
-        false as is_m49
+        false as is_m49,
+        member_code as official_code,
+        'member' as code_system,
+        null::text as register_vintage,
+        nullif(register_area_code, '') as register_area_code,
+        null::text as snapshot_id
     from {{ ref('ref_members') }}
     where member_kind = 'local_government'
 ),
 
-subnational as (  -- provinces, states/regions and local governments of the national sources (a data file)
+subnational as (  -- states and LGAs of the national sources that no register covers (a data file)
     select
         area_code,
         area_name,
@@ -38,15 +63,33 @@ subnational as (  -- provinces, states/regions and local governments of the nati
         parent_area_code,
         country_iso3,
         null::text as m49_code,
-        false as is_m49
+        false as is_m49,
+        area_code as official_code,
+        code_system,
+        null::text as register_vintage,
+        null::text as register_area_code,
+        null::text as snapshot_id
     from {{ ref('ref_subnational_areas') }}
+),
+
+observed as (
+    select distinct on (o.area_code) o.area_code, coalesce(g.area_name, o.area_name) as area_name
+    from {{ ref('stg_un_sdg__series_data') }} as o
+    left join {{ ref('stg_un_sdg__geoarea_list') }} as g using (area_code)
+    order by o.area_code, o.area_name
+),
+
+known as (
+    select *, false as is_member from reference
+    union all
+    select *, false as is_member from registers
+    union all
+    select *, true as is_member from members
+    union all
+    select *, false as is_member from subnational
 )
 
-select *, false as is_member from reference
-union all
-select *, true as is_member from members
-union all
-select *, false as is_member from subnational
+select * from known
 union all
 select
     o.area_code,
@@ -56,8 +99,11 @@ select
     null::text as country_iso3,
     case when o.area_code ~ '^[0-9]{3}$' and o.area_code::int < 900 then o.area_code end as m49_code,
     coalesce(o.area_code ~ '^[0-9]{3}$' and o.area_code::int < 900, false) as is_m49,
+    o.area_code as official_code,
+    'UN SDG API' as code_system,
+    null::text as register_vintage,
+    null::text as register_area_code,
+    null::text as snapshot_id,
     false as is_member
 from observed as o
-where not exists (select 1 from reference as r where r.area_code = o.area_code)
-  and not exists (select 1 from members as m where m.area_code = o.area_code)
-  and not exists (select 1 from subnational as n where n.area_code = o.area_code)
+where not exists (select 1 from known as k where k.area_code = o.area_code)

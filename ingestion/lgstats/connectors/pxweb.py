@@ -82,8 +82,8 @@ def resolve_selection(payload: Any, sp: dict, where: str) -> dict[str, list[str]
             by_text = dict(zip(texts, known, strict=False))
             missing = [t for t in wanted.get("labels", []) if t not in by_text]
             if missing or not wanted.get("labels"):
-                raise ApiError(f"{where}: variable {code!r} of {sp['table']} has no value labelled {missing or '(none)'}; "
-                               f"it has {texts}. Update `selection` in the registry entry.")
+                raise ApiError(f"{where}: variable {code!r} of {sp['table']} has no value labelled "
+                               f"{missing or '(none)'}; it has {texts}. Update `selection` in the registry entry.")
             out[code] = [by_text[t] for t in wanted["labels"]]
             continue
         values = known if wanted == "*" else [str(v) for v in wanted]

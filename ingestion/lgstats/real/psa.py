@@ -110,4 +110,5 @@ def write(out: Path = REPLAY_DIR) -> Path:
               "values rounded to whole numbers (the published table has one decimal). The registry now points at "
               "its successor, 1F/FY/0041F3DF02A.px (evidence: shared/reference/fidelity-2026-11.md §2); these "
               "files were rebuilt from the export, not recorded from that table. Positional value codes as PXWeb "
-              "assigns them. When the export was made is not recorded, so retrieved_at is the time the replay copied it."))
+              "assigns them. When the export was made is not recorded, so retrieved_at is the time the replay "
+              "copied it."))

@@ -129,6 +129,25 @@ def series_list(src: Source, out: Path = REPLAY_DIR) -> Path:
     return write_recorded(out / src.name / ds.name, files, **_origin(src, ds.endpoint, absent))
 
 
+def geoarea_list(src: Source, out: Path = REPLAY_DIR) -> Path:
+    """GeoArea/List: the release's real codes and names (the DDF geo_area entity file is the saved list)."""
+    ds = src.dataset("geoarea_list")
+    payload = [{"geoAreaCode": r["geo_area"], "geoAreaName": r["name"]}
+               for r in read_csv(DDF / "ddf--entities--geo_area.csv", encoding="utf-8")]
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    files = [(f"{ds.kind}.json", body, f"{src.base_url}/{ds.endpoint}",
+              {"retrieved_at": "2020-08-09T00:00:00+00:00", "rows": len(payload), "total_elements": len(payload)})]
+    return write_recorded(
+        out / src.name / ds.name, files, base_url=src.base_url, endpoint=ds.endpoint,
+        producer=f"{src.title} (GeoArea/List, 2020, from a public saved copy)", licence=src.licence,
+        licence_url=src.licence_url, synthetic=False, recorded_at="2020-08-09T00:00:00+00:00",
+        note=("Rows of GET /v1/sdg/GeoArea/List as saved by open-numbers/ddf--unstats--sdg_indicators "
+              "(ddf--entities--geo_area.csv @1bfae158, last changed 2020-08-09); that ETL renamed "
+              "geoAreaCode,geoAreaName to geo_area,name and sorted the rows, which is undone only for the "
+              "names. Values are real; the JSON body itself is reconstructed."),
+        generator="lgstats.real.un_sdg (reconstruction, not generation)")
+
+
 def _origin(src: Source, endpoint: str, absent: list[str]) -> dict:
     return {
         "producer": f"{src.title} (2020 release; pages rebuilt from the open-numbers DDF bulk export)",
@@ -144,4 +163,4 @@ def _origin(src: Source, endpoint: str, absent: list[str]) -> dict:
 
 def write(out: Path = REPLAY_DIR) -> list[Path]:
     src = source("un_sdg")
-    return [series_data(src, out), series_list(src, out)]
+    return [series_data(src, out), series_list(src, out), geoarea_list(src, out)]

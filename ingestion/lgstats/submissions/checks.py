@@ -134,11 +134,14 @@ def type_rows(template: Template, sheet: Sheet, limits: Limits) -> tuple[list[di
     return typed_rows, problems, neutralised
 
 
-def _expectations(template: Template, limits: Limits) -> list[tuple[dict, str]]:
-    """(GX expectation, fix) pairs derived from the template."""
+def _expectations(template: Template, limits: Limits, registers: dict[str, dict] | None = None
+                  ) -> list[tuple[dict, str]]:
+    """(GX expectation, fix) pairs derived from the template. ``registers``: the official register codes a
+    local government may also be named by (contract.register_areas)."""
     this_year = date.today().year
     out: list[tuple[dict, str]] = []
     members = contract.members()
+    registers = registers or {}
     for col in template.columns:
         c = col.name
         if col.required:
@@ -150,14 +153,17 @@ def _expectations(template: Template, limits: Limits) -> list[tuple[dict, str]]:
         elif col.type == "iso3":
             value_set, fix = sorted(contract.iso3_codes()), "use the ISO 3166-1 alpha-3 code, e.g. PHL"
         elif col.type == "member":
-            value_set = sorted(k for k, v in members.items() if v["member_kind"] == "local_government")
-            fix = "use your member code from the member list (e.g. PH-LG-001)"
+            value_set = sorted({k for k, v in members.items() if v["member_kind"] == "local_government"}
+                               | set(registers))
+            fix = ("neither a member code nor an official register code: use your member code from the member list "
+                   "(e.g. PH-LG-001) or the register code of the local government (e.g. PH-PSGC-072217)")
         elif col.type == "lga":
             value_set = sorted(k for k, v in members.items() if v["member_kind"] == "lga")
             fix = "use the association's code from the member list (e.g. LGA-PH-01)"
         elif col.type == "area":
-            value_set = sorted(set(members) | contract.m49_codes())
-            fix = "use a member code or a three-digit M49 code, or leave it empty"
+            value_set = sorted(set(members) | contract.m49_codes() | set(registers))
+            fix = ("neither a member code, an official register code nor an M49 code: use one of them "
+                   "(e.g. PH-LG-001, PH-PSGC-072217, 608), or leave it empty")
         if value_set is not None:
             out.append(({"type": "expect_column_values_to_be_in_set", "kwargs": {"column": c, "value_set": value_set}},
                         fix))
@@ -185,7 +191,47 @@ def _expectations(template: Template, limits: Limits) -> list[tuple[dict, str]]:
     return out
 
 
-def run_contract(template: Template, rows: list[dict], limits: Limits) -> dict[int, list[Problem]]:
+def name_column(template: Template, column: str) -> str | None:
+    """The column naming the area that ``column`` codes: ``partner_a_area_code`` → ``partner_a_name``,
+    ``area_code`` → ``local_government_name``."""
+    names = template.column_names
+    for candidate in (column.replace("_area_code", "_name"), "local_government_name"):
+        if candidate != column and candidate in names:
+            return candidate
+    return None
+
+
+_GENERIC_WORDS = {"city", "of", "municipality", "the", "kabupaten", "kota", "regency", "province", "shire",
+                  "council", "town", "district", "市", "町", "村", "区"}
+
+
+def _name_key(name: str) -> str:
+    """A name reduced to its distinctive words: 'City of Cebu' and 'Cebu City' both become 'cebu'."""
+    words = re.findall(r"\w+", name.casefold())
+    return " ".join(sorted(w for w in words if w not in _GENERIC_WORDS)) or name.casefold()
+
+
+def closest_by_name(name: str | None, registers: dict[str, dict], members: dict[str, dict], n: int = 3) -> list[str]:
+    """'CODE (name)' of the register and member areas whose names are closest to ``name``: the same
+    distinctive words first, then the most similar spellings."""
+    import difflib
+
+    if not name:
+        return []
+    wanted = _name_key(name.lstrip("'"))
+    candidates = [(code, v["name"]) for code, v in registers.items()]
+    candidates += [(code, v["member_name"]) for code, v in members.items()]
+    scored = []
+    for code, label in candidates:
+        key = _name_key(label)
+        score = 2.0 if key == wanted else difflib.SequenceMatcher(None, wanted, key).ratio()
+        if score >= 0.75:
+            scored.append((-score, code, label))
+    return [f"{code} ({label})" for _, code, label in sorted(scored)[:n]]
+
+
+def run_contract(template: Template, rows: list[dict], limits: Limits,
+                 registers: dict[str, dict] | None = None) -> dict[int, list[Problem]]:
     """The template's GX suite on the typed rows; returns problems per row number."""
     import pandas as pd
 
@@ -193,12 +239,13 @@ def run_contract(template: Template, rows: list[dict], limits: Limits) -> dict[i
 
     if not rows:
         return {}
+    rows_by_number = {int(r["row_number"]): r for r in rows}
     df = pd.DataFrame(rows, columns=["row_number", *template.column_names]).astype(object)
     df = df.where(pd.notna(df), None)
     for col in template.columns:  # GX compares numbers as numbers
         if col.type in ("int", "year", "number"):
             df[col.name] = pd.to_numeric(df[col.name], errors="coerce")
-    pairs = _expectations(template, limits)
+    pairs = _expectations(template, limits, registers)
     result = validate_frame(df, f"submission__{template.name}", [e for e, _ in pairs], None, ["row_number"])
     by_row: dict[int, list[Problem]] = {}
     for r, (exp, fix) in zip(result.results, pairs, strict=True):
@@ -220,16 +267,23 @@ def run_contract(template: Template, rows: list[dict], limits: Limits) -> dict[i
                 value = f"{kw['column_B']}={item.get(kw['column_B'])}, {kw['column_A']}={item.get(kw['column_A'])}"
             value = value.item() if hasattr(value, "item") else value
             advice = fix.split(": ", 1)[0] if exp["type"].startswith("expect_column_pair") else fix
+            if exp["type"] == "expect_column_values_to_be_in_set" and template.column(kw["column"]).type in (
+                    "member", "area"):
+                label = name_column(template, kw["column"])
+                near = closest_by_name(rows_by_number[rn].get(label) if label else None, registers or {},
+                                       contract.members())
+                advice += f". Closest by name: {', '.join(near)}" if near else ""
             by_row.setdefault(rn, []).append(Problem(rn, column, None if value is None else str(value), problem,
                                                      advice))
     return by_row
 
 
-def check(template: Template, sheet: Sheet, limits: Limits, name: str) -> Checked:
+def check(template: Template, sheet: Sheet, limits: Limits, name: str,
+          registers: dict[str, dict] | None = None) -> Checked:
     check_header(template, sheet, name)
     rows, type_problems, neutralised = type_rows(template, sheet, limits)
     clean = [r for r in rows if r["row_number"] not in type_problems]
-    contract_problems = run_contract(template, clean, limits)
+    contract_problems = run_contract(template, clean, limits, registers)
     valid, rejected = [], {}
     for row in rows:
         rn = row["row_number"]

@@ -1,5 +1,5 @@
 """The templates' data contract (``ingestion/submissions/templates.yml``) and the reference lists it checks
-against (member codes, M49 areas, ISO 3166-1 countries)."""
+against (member codes, the official registers of local governments, M49 areas, ISO 3166-1 countries)."""
 
 from __future__ import annotations
 
@@ -96,3 +96,27 @@ def iso3_codes() -> frozenset[str]:
     import pycountry
 
     return frozenset(c.alpha_3 for c in pycountry.countries)
+
+
+def register_areas(conn) -> dict[str, dict[str, Any]]:
+    """Local governments of the official registers, as loaded in the warehouse (the latest snapshot of each
+    register dataset): area_code → {name, country_iso3, official_code}. Empty when no register is loaded yet."""
+    from psycopg import sql
+
+    from lgstats import registry
+
+    out: dict[str, dict[str, Any]] = {}
+    for src in registry.sources().values():
+        if src.connector != "register":
+            continue
+        for ds in src.datasets:
+            table = sql.Identifier("raw", ds.raw_table)
+            if conn.execute("select to_regclass(%s)", (f"raw.{ds.raw_table}",)).fetchone()[0] is None:
+                continue
+            rows = conn.execute(sql.SQL(
+                "select area_code, area_name, country_iso3, official_code from {} where counts_as_local_government "
+                "and snapshot_id = (select snapshot_id from raw.snapshot_origins where source = %s and dataset = %s "
+                "order by dt desc, loaded_at desc limit 1)").format(table), (src.name, ds.name)).fetchall()
+            out.update({code: {"name": name, "country_iso3": iso3, "official_code": official}
+                        for code, name, iso3, official in rows})
+    return out

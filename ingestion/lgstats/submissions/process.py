@@ -165,7 +165,7 @@ def process_file(path: Path, member: str, template_name: str) -> Result:
         problems: list[checks.Problem] = []
         try:
             sheet = intake.read(data, original, limits)
-            checked = checks.check(tpl, sheet, limits, original)
+            checked = checks.check(tpl, sheet, limits, original, contract.register_areas(conn))
         except RefusedFile as exc:
             res = Result(sid, member, template_name, original, "refused", 0, 0, 0, str(exc))
             problems = [checks.Problem(None, None, None, str(exc), "send the file again as described")]

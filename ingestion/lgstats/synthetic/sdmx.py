@@ -1,5 +1,6 @@
 """Synthetic SDMX-CSV replay snapshots: ABS ERP by LGA (SDMX-CSV 1.0) and OECD SNG-WOFI finance
-(``csvfilewithlabels``), in the exact layouts of the samples in sources.md §5, with invented values.
+(``csvfilewithlabels``, in the 9-dimension DSD of fidelity-2026-11.md §1), in the exact layouts of the samples
+in sources.md §5, with invented values. No real copy of either exists here.
 
 The ABS file deliberately holds an LGA code that the area mapping does not know (15750, the code of the
 public test fixture) and an empty ``OBS_VALUE``: both must survive to the warehouse, the first reported as
@@ -73,15 +74,25 @@ SNG_MEASURES = [("E1", "Total expenditure", "PT_B1GQ", "Percentage of GDP", 8, 2
                 ("R1", "Total revenue", "PT_B1GQ", "Percentage of GDP", 7, 21)]
 
 
+# The DSD's dimensions in order (fidelity-2026-11.md §1) with the labels the Data Explorer gives them.
+SNG_DIMENSION_LABELS = {"REF_AREA": "Reference area", "INCOME": "Income", "FORM": "Form", "REG": "Region",
+                        "MEASURE": "Measure", "COFOG": "Function", "SECTOR": "Sector",
+                        "STATISTICAL_OPERATION": "Statistical operation", "UNIT_MEASURE": "Unit of measure"}
+# Codes for the dimensions no public evidence gives values for: the SDMX cross-domain "total" (_T) and
+# "not applicable" (_Z) codes. Synthetic, like the values: a live run replaces them with the real codes.
+SNG_PLACEHOLDERS = {"INCOME": ("_T", "Total"), "FORM": ("_T", "Total"), "REG": ("_T", "Total"),
+                    "COFOG": ("_T", "Total"), "STATISTICAL_OPERATION": ("_Z", "Not applicable")}
+
+
 def oecd_sng_wofi(out: Path) -> Path:
     src = source("oecd")
     ds = src.dataset("sng_wofi_finance")
     sp = spec(ds)
     header = ["STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION"]
-    for dim, label in [("REF_AREA", "Reference area"), ("FREQ", "Frequency of observation"), ("SECTOR", "Sector"),
-                       ("MEASURE", "Measure"), ("UNIT_MEASURE", "Unit of measure"), ("TIME_PERIOD", "Time period"),
-                       ("OBS_VALUE", "Observation value"), ("OBS_STATUS", "Observation status"),
-                       ("UNIT_MULT", "Unit multiplier"), ("DECIMALS", "Decimals")]:
+    columns = [*[(d, SNG_DIMENSION_LABELS[d]) for d in sp["dimensions"]], ("TIME_PERIOD", "Time period"),
+               ("OBS_VALUE", "Observation value"), ("OBS_STATUS", "Observation status"),
+               ("UNIT_MULT", "Unit multiplier"), ("DECIMALS", "Decimals")]
+    for dim, label in columns:
         header += [dim, label]
     rows = [header]
     for iso3 in SNG_COUNTRIES:
@@ -95,11 +106,16 @@ def oecd_sng_wofi(out: Path) -> Path:
                 for year in range(2016, 2021):
                     missing = iso3 == "FJI" and year == 2016  # a missing cell: empty value, status M
                     value = "" if missing else f"{level * r.uniform(0.96, 1.04):.1f}"
-                    rows.append(["dataflow", dataflow_id(sp), "Subnational government finance", "I",
-                                 iso3, _country(iso3), "A", "Annual", sector, sector_label, measure, m_label,
-                                 unit, u_label,
-                                 str(year), str(year), value, value, "M" if missing else "A",
-                                 "Missing value" if missing else "Normal value", "0", "Units", "1", "One"])
+                    cells = {"REF_AREA": (iso3, _country(iso3)), "MEASURE": (measure, m_label),
+                             "SECTOR": (sector, sector_label), "UNIT_MEASURE": (unit, u_label),
+                             **SNG_PLACEHOLDERS,
+                             "TIME_PERIOD": (str(year), str(year)), "OBS_VALUE": (value, value),
+                             "OBS_STATUS": ("M", "Missing value") if missing else ("A", "Normal value"),
+                             "UNIT_MULT": ("0", "Units"), "DECIMALS": ("1", "One")}
+                    row = ["dataflow", dataflow_id(sp), "Subnational government finance", "I"]
+                    for dim, _ in columns:
+                        row += list(cells[dim])
+                    rows.append(row)
     body = _csv(rows)
     return write_replay(out / src.name / ds.name, [("data.csv", body, _url(src, ds),
                                                     {"rows": len(rows) - 1, "total_elements": len(rows) - 1})],

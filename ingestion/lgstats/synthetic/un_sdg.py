@@ -1,26 +1,15 @@
-"""Synthetic UN SDG ``Series/Data`` pages for the registry's series and areas.
-
-Values are plausible in range and internally consistent (SG_DSR_SILN ≈ SG_DSR_SILS × SG_GOV_LOGV / 100)
-but invented. The pages carry the API's quirks on purpose: float ``timePeriodStart``, string values,
-censored "<2.5" values, a "N" value of valueType String, unpadded area codes, varying dimension maps.
+"""The shape of a synthetic UN SDG ``Series/Data`` observation, for the benchmark's scale generator
+(``lgstats.synthetic.scale``). The replay data of ``make run`` is real (``lgstats.real.un_sdg``); only the
+benchmark's invented city rows come from here, labelled synthetic in every field that can say so.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import random
-import shutil
-from pathlib import Path
-from urllib.parse import urlencode
 
-from lgstats.registry import Dataset, Source, source
-from lgstats.settings import PROJECT_DIR
-from lgstats.synthetic import SYNTHETIC_LICENCE, SYNTHETIC_NOTE
+from lgstats.synthetic import SYNTHETIC_NOTE
 
-RECORDED_AT = "2026-11-28T00:00:00+00:00"
-CITIES = ["CAPITAL", "SECOND_CITY", "THIRD_CITY"]
 CODELISTS = {
     "attributes": [
         {"id": "Nature", "codes": [{"code": "C", "description": "Country data", "sdmx": "C"},
@@ -67,155 +56,3 @@ def _obs(series, area_code, area_name, year, value, value_type="Float", nature="
         "attributes": {"Nature": nature, "Units": units or series.unit or "NUMBER"},
         "dimensions": dims if dims is not None else {"Reporting Type": "N"},
     }
-
-
-def observations(dataset: Dataset, areas: list[tuple[str, str, str]], scale: int = 1) -> dict[str, list[dict]]:
-    """Observations per series for ``areas`` ((m49, name, level) tuples). ``scale`` repeats city rows."""
-    by_series: dict[str, list[dict]] = {s.code: [] for s in dataset.series}
-    series = {s.code: s for s in dataset.series}
-    countries = [a for a in areas if a[2] == "country"]
-    for code, name, _ in countries:
-        r = _rng("un_sdg", code)
-        logv = r.randint(8, 9000)
-        sils = r.uniform(5, 95)
-        for year in (2015, 2017, 2019, 2021, 2023):
-            share = max(0.0, min(100.0, sils + (year - 2019) * r.uniform(0, 2.5)))
-            by_series["SG_DSR_SILS"].append(_obs(series["SG_DSR_SILS"], code, name, year, f"{share:.1f}"))
-            by_series["SG_GOV_LOGV"].append(_obs(series["SG_GOV_LOGV"], code, name, year, str(logv)))
-            by_series["SG_DSR_SILN"].append(
-                _obs(series["SG_DSR_SILN"], code, name, year, str(round(logv * share / 100))))
-        women = r.uniform(4, 42)
-        for year in (2018, 2020, 2022):
-            by_series["SG_GEN_LOCGELS"].append(
-                _obs(series["SG_GEN_LOCGELS"], code, name, year, f"{women + r.uniform(-2, 3):.2f}",
-                     dims={"Sex": "FEMALE"}))
-        for year in (2014, 2016, 2018, 2020):
-            slum = r.uniform(0, 60)
-            value, vtype, nature = (f"{slum:.1f}", "Float", "E") if slum >= 2.5 else ("<2.5", "String", "E")
-            by_series["EN_LND_SLUM"].append(
-                _obs(series["EN_LND_SLUM"], code, name, year, value, vtype, nature, dims={"Reporting Type": "G"}))
-        for year in (2016, 2019):
-            for loc, bump in (("ALLAREA", 0), ("URBAN", 4), ("RURAL", -5)):
-                pm = max(3.0, r.uniform(6, 70) + bump)
-                by_series["EN_ATM_PM25"].append(
-                    _obs(series["EN_ATM_PM25"], code, name, year, f"{pm:.2f}", units="UG_M3",
-                         dims={"Location": loc, "Reporting Type": "G"}))
-        for s_code in ("EN_REF_WASCOL", "SP_TRN_PUBL", "EN_LND_CNSPOP", "EN_URB_OPENSP"):
-            s = series[s_code]
-            for k in range(scale):
-                for city in CITIES:
-                    city_code = city if k == 0 else f"{city}_{k}"
-                    v = r.uniform(0.4, 2.5) if s_code == "EN_LND_CNSPOP" else r.uniform(10, 99)
-                    by_series[s_code].append(
-                        _obs(s, code, name, 2020, f"{v:.2f}", dims={"Cities": city_code, "Reporting Type": "N"}))
-    # a non-relevant value, as the API sends it (value "N", valueType String, Nature N)
-    if countries:
-        code, name, _ = countries[0]
-        by_series["EN_LND_SLUM"].append(
-            _obs(series["EN_LND_SLUM"], code, name, 2022, "N", "String", "N", dims={"Reporting Type": "G"}))
-    return by_series
-
-
-def _write_single(src: Source, dataset: Dataset, out: Path, payload: list, origin: dict) -> Path:
-    target = out / src.name / dataset.name
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    body = json.dumps(payload, ensure_ascii=False).encode()
-    name = f"{dataset.kind}.json"
-    (target / name).write_bytes(body)
-    files = [{"file": name, "url": f"{src.base_url}/{dataset.endpoint}", "retrieved_at": origin.pop("recorded_at"),
-              "md5": hashlib.md5(body).hexdigest(), "bytes": len(body), "rows": len(payload),
-              "total_elements": len(payload)}]
-    full = {"base_url": src.base_url, "endpoint": dataset.endpoint, **origin, "files": files}
-    (target / "_origin.json").write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
-    return target
-
-
-def write_series_list(src: Source, dataset: Dataset, out: Path) -> Path:
-    """Series/List for the registry's series: assembled from the registry, so labelled synthetic."""
-    series = src.dataset("series_data").series
-    payload = [{"goal": s.goals, "target": s.targets, "indicator": s.indicators, "release": "SYNTHETIC",
-                "code": s.code, "description": s.name, "uri": f"/v1/sdg/Series/{s.code}"} for s in series]
-    return _write_single(src, dataset, out, payload, {
-        "producer": f"{src.title} (Series/List assembled from the registry; synthetic)",
-        "licence": SYNTHETIC_LICENCE, "licence_url": None, "synthetic": True, "recorded_at": RECORDED_AT,
-        "note": "Codes and indicators from ingestion/sources/un_sdg.yml; release 'SYNTHETIC'.",
-        "generator": "lgstats.synthetic.un_sdg"})
-
-
-def write_geoarea_list(src: Source, dataset: Dataset, out: Path, csv_path: Path) -> Path:
-    """GeoArea/List rebuilt from a real saved copy (open-numbers, 2020): real codes and names."""
-    import csv
-
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        payload = [{"geoAreaCode": r["geo_area"], "geoAreaName": r["name"]} for r in csv.DictReader(fh)]
-    return _write_single(src, dataset, out, payload, {
-        "producer": f"{src.title} (GeoArea/List, 2020, from a public saved copy)",
-        "licence": src.licence, "licence_url": src.licence_url, "synthetic": False,
-        "recorded_at": "2020-08-09T00:00:00+00:00",
-        "note": ("Rows of GET /v1/sdg/GeoArea/List as saved by open-numbers/ddf--unstats--sdg_indicators "
-                 "(ddf--entities--geo_area.csv @1bfae158, last changed 2020-08-09); that ETL renamed "
-                 "geoAreaCode,geoAreaName to geo_area,name and sorted the rows, which is undone only for the "
-                 "names. Values are real; the JSON body itself is reconstructed."),
-        "generator": "lgstats.synthetic.un_sdg (reconstruction, not generation)"})
-
-
-def write_replay(src: Source, dataset: Dataset, out: Path, page_size: int = 100, scale: int = 1) -> Path:
-    """Write pages and a recorded ``_origin.json`` under ``out/<source>/<dataset>/``."""
-    import csv
-
-    from lgstats.registry import SEEDS_DIR
-
-    with open(SEEDS_DIR / f"{dataset.areas_from_seed}.csv", newline="", encoding="utf-8") as fh:
-        areas = [(r["m49_code"], r["area_name"], r["area_level"]) for r in csv.DictReader(fh)]
-    target = out / src.name / dataset.name
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    files = []
-    area_codes = dataset.area_codes()
-    for code, rows in observations(dataset, areas, scale).items():
-        for row in rows:
-            row["seriesCount"] = str(len(rows))
-        pages = max(1, -(-len(rows) // page_size))
-        for page in range(1, pages + 1):
-            chunk = rows[(page - 1) * page_size: page * page_size]
-            envelope = {"size": page_size, "totalElements": len(rows), "totalPages": pages if rows else 0,
-                        "pageNumber": page, **CODELISTS, "data": chunk}
-            body = json.dumps(envelope, ensure_ascii=False).encode()
-            name = f"{code}__page-{page:04d}.json"
-            (target / name).write_bytes(body)
-            query = urlencode([("seriesCode", code), *[("areaCode", a) for a in area_codes],
-                               ("page", page), ("pageSize", page_size)])
-            files.append({"file": name, "url": f"{src.base_url}/{dataset.endpoint}?{query}",
-                          "retrieved_at": RECORDED_AT, "md5": hashlib.md5(body).hexdigest(), "bytes": len(body),
-                          "series": code, "page": page, "total_elements": len(rows), "rows": len(chunk)})
-    origin = {"producer": f"{src.title} (synthetic replay data in the API's exact page format)",
-              "base_url": src.base_url, "endpoint": dataset.endpoint, "licence": SYNTHETIC_LICENCE,
-              "licence_url": None, "synthetic": True, "note": SYNTHETIC_NOTE, "recorded_at": RECORDED_AT,
-              "generator": "lgstats.synthetic.un_sdg", "files": files}
-    (target / "_origin.json").write_text(json.dumps(origin, indent=2) + "\n", encoding="utf-8")
-    return target
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "data" / "replay")
-    parser.add_argument("--page-size", type=int, default=100)
-    parser.add_argument("--scale", type=int, default=1, help="repeat city rows to grow the data")
-    parser.add_argument("--geoarea-csv", type=Path,
-                        default=PROJECT_DIR.parent / "shared/reference/samples/sdg_geoarea_list_2020_openNumbers.csv",
-                        help="saved GeoArea/List rows (geo_area,name); skipped when absent")
-    args = parser.parse_args(argv)
-    src = source("un_sdg")
-    for ds in src.datasets:
-        if ds.kind == "series_list":
-            print(write_series_list(src, ds, args.out))
-        elif ds.kind == "geoarea_list":
-            if args.geoarea_csv.exists():
-                print(write_geoarea_list(src, ds, args.out, args.geoarea_csv))
-        else:
-            print(write_replay(src, ds, args.out, args.page_size, args.scale))
-
-
-if __name__ == "__main__":
-    main()

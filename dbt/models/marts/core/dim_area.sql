@@ -8,5 +8,10 @@ select
     country_iso3::text as country_iso3,
     m49_code::text as m49_code,
     is_member,
-    not is_m49 as is_non_m49_grouping
+    not is_m49 as is_non_m49_grouping,
+    official_code::text as official_code,
+    code_system::text as code_system,
+    register_vintage::text as register_vintage,
+    register_area_code::text as register_area_code,
+    snapshot_id::text as snapshot_id
 from {{ ref('int_areas_harmonised') }}

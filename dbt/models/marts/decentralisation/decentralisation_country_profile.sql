@@ -1,7 +1,8 @@
 {{ config(contract={'enforced': true}) }}
 
 -- Country × year. SDG counts and DRR shares, OECD-UCLG SNG-WOFI subnational finance (all subnational
--- government, sector S13M), World Bank context. A value a source does not give is NULL, never zero.
+-- government, sector S13M), World Bank context, and the official register's count of local governments
+-- beside the SDG count. A value a source does not give is NULL, never zero.
 with national as (
     select f.area_code, f.year, f.series_code, f.value, f.source_name
     from {{ ref('fct_observation') }} as f
@@ -40,7 +41,10 @@ select
     p.sng_revenue_pct_gdp::numeric as sng_revenue_pct_gdp,
     p.urban_population_pct::numeric as urban_population_pct,
     p.gdp_per_capita_usd::numeric as gdp_per_capita_usd,
+    r.register_local_governments::integer as register_local_governments_count,
+    r.register_vintage::text as register_vintage,
     p.source_names::text as source_names
 from pivoted as p
 inner join {{ ref('dim_area') }} as a using (area_code)
+left join {{ ref('int_local_governments_counted') }} as r on r.country_iso3 = a.country_iso3
 where a.area_level = 'country'

@@ -1,7 +1,8 @@
 {{ config(contract={'enforced': true}) }}
 
--- Association × year. When the association does not give the country's total number of local
--- governments, the SDG count (SG_GOV_LOGV) for that country and year is used, and total_source says so.
+-- Association × year. The country's total number of local governments comes from the association when it
+-- gives one, else from the SDG count (SG_GOV_LOGV) for that country and year, else from the official
+-- register; total_source says which. The register's count and the SDG count are shown side by side.
 with profiles as (
     select p.*, s.source_name
     from {{ ref('stg_submissions__lga_profile') }} as p
@@ -14,6 +15,11 @@ sdg_counts as (
     inner join {{ ref('dim_area') }} as a using (area_code)
     where f.series_code = 'SG_GOV_LOGV' and f.disaggregation = '_T' and a.area_level = 'country'
     group by a.country_iso3, f.year
+),
+
+registers as (
+    select country_iso3, register, register_vintage, register_local_governments
+    from {{ ref('int_local_governments_counted') }}
 )
 
 select
@@ -22,13 +28,20 @@ select
     p.country_iso3::text as country_iso3,
     p.year::integer as year,
     p.member_local_governments::integer as member_local_governments,
-    coalesce(p.local_governments_total, g.local_governments)::integer as local_governments_total,
+    coalesce(p.local_governments_total, g.local_governments, r.register_local_governments)::integer
+        as local_governments_total,
     case
         when p.local_governments_total is not null then 'member submission'
-        when g.local_governments is not null then 'SDG SG_GOV_LOGV'
+        when g.local_governments is not null then 'SDG SG_GOV_LOGV ' || p.year
+        when r.register_local_governments is not null then 'register ' || r.register || ' (' || r.register_vintage || ')'
     end::text as total_source,
     round(100.0 * p.member_local_governments
-          / nullif(coalesce(p.local_governments_total, g.local_governments), 0), 2)::numeric as coverage_pct,
+          / nullif(coalesce(p.local_governments_total, g.local_governments, r.register_local_governments), 0),
+          2)::numeric as coverage_pct,
+    g.local_governments::integer as sdg_local_governments,
+    r.register_local_governments::integer as register_local_governments,
+    r.register_vintage::text as register_vintage,
+    (g.local_governments - r.register_local_governments)::integer as sdg_minus_register,
     p.services::text as services,
     p.submitted_by::text as submitted_by,
     concat_ws('; ', p.source_name,
@@ -36,3 +49,4 @@ select
     p.snapshot_id::text as snapshot_id
 from profiles as p
 left join sdg_counts as g on g.country_iso3 = p.country_iso3 and g.year = p.year
+left join registers as r on r.country_iso3 = p.country_iso3

@@ -1,6 +1,8 @@
 -- PSA poverty statistics by region, province and highly urbanised city, latest snapshot. PSA gives no
 -- area codes: the cleaned label (dots and footnote marks removed by the connector) is matched through
--- map_psa__geolocation. Positional value codes ("0", "1") are kept but the label names the series.
+-- map_psa__geolocation; a label the map lists without an area_code is deliberately not an area (a
+-- special computation, a former province), and area_note says why. Positional value codes ("0", "1") are
+-- kept but the label names the series.
 select
     r.snapshot_id,
     'PSA.' || r.table_id || '.' || r.measure as series_code,
@@ -9,6 +11,8 @@ select
     r.area_label_clean,
     r.area_depth,
     m.area_code,
+    m.source_label is not null as in_area_map,
+    m.note as area_note,
     r.year,
     r.time_code,
     r.value,
