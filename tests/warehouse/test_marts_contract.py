@@ -99,6 +99,20 @@ def test_gates_pass_on_the_same_input_and_fail_when_half_a_series_is_gone(built)
     assert any("EN_ATM_PM25" in f and "deleted rows" in f for f in report.findings)
 
 
+def test_gates_note_synthetic_rows_leaving_but_never_fail_on_them(built):
+    """Demo rows being replaced (a first live run after `make run`) or dropped is information; the same
+    change to real rows fails the gate."""
+    with psycopg.connect(built) as conn:
+        conn.execute("delete from raw.un_sdg__series_data where series_code = 'EN_ATM_PM25'")
+        real = gates.run(conn)
+        conn.execute("update marts.dim_snapshot set synthetic = true where source = 'un_sdg'")
+        demo = gates.run(conn)
+        conn.rollback()
+    assert not real.passed and any("vanished series: EN_ATM_PM25" in f for f in real.findings)
+    assert demo.passed, demo.findings
+    assert any(i.startswith("EN_ATM_PM25: 108 of 108 synthetic row(s) replaced or dropped") for i in demo.info)
+
+
 def test_gates_fail_when_a_golden_value_changes(built):
     with psycopg.connect(built) as conn:
         report_before = gates.run(conn)
