@@ -37,8 +37,25 @@ class SdgServer:
         httpserver.expect_request("/v1/sdg/Series/Data").respond_with_handler(self.handle)
         for path, folder in (("/v1/sdg/Series/List", "series_list"), ("/v1/sdg/GeoArea/List", "geoarea_list")):
             body = (self.replay_dir.parent / folder / f"{folder}.json").read_bytes()
+            if folder == "series_list":
+                body = self._full_catalogue(body)
             httpserver.expect_request(path).respond_with_handler(self._list_handler(path, body))
         return httpserver.url_for("/").rstrip("/")
+
+    @staticmethod
+    def _full_catalogue(body: bytes) -> bytes:
+        """The live catalogue lists every series; the replay's holds only those with a real copy. The test
+        server adds the others as bare entries (code and registry name, marked as the test server's)."""
+        from lgstats import registry
+
+        items = json.loads(body)
+        known = {i["code"] for i in items}
+        for s in registry.source("un_sdg").dataset("series_data").series:
+            if s.code not in known:
+                items.append({"goal": s.goals, "target": s.targets, "indicator": s.indicators, "release": None,
+                              "code": s.code, "description": f"{s.name} (entry added by the test server)",
+                              "uri": f"/v1/sdg/Series/{s.code}"})
+        return json.dumps(items).encode()
 
     def _list_handler(self, path: str, body: bytes):
         def handle(request: Request) -> Response:

@@ -68,7 +68,7 @@ def test_the_national_sources_reach_the_marts(replay_run):
     row = next(r for r in rows if r["REF_AREA"] == "PHL" and r["SECTOR"] == "S13M" and r["MEASURE"] == "R1"
                and r["UNIT_MEASURE"] == "PT_B1GQ" and r["TIME_PERIOD"] == "2019")
     with psycopg.connect(url) as conn:
-        q = lambda sql, *a: conn.execute(sql, a).fetchall()  # noqa: E731
+        q = lambda sql, *a: conn.execute(sql, a or None).fetchall()  # noqa: E731
         assert q("select sng_revenue_pct_gdp::text from marts.decentralisation_country_profile "
                  "where country_iso3 = 'PHL' and year = 2019") == [(row["OBS_VALUE"],)]
         assert q("select count(*) from marts.decentralisation_country_profile where sng_expenditure_pct_gdp "
@@ -113,7 +113,7 @@ def test_the_default_run_publishes_real_numbers(replay_run):
     """Issue 13's acceptance, on the clean replay run (SQL as the admin URL)."""
     _, url, proc = replay_run
     with psycopg.connect(url) as conn:
-        q = lambda sql, *a: conn.execute(sql, a).fetchall()  # noqa: E731
+        q = lambda sql, *a: conn.execute(sql, a or None).fetchall()  # noqa: E731
         women = dict(((c, y), v) for c, y, v in q(
             "select country_iso3, year, women_seat_share_pct::text from marts.women_in_local_government "
             "where area_level = 'country'"))
@@ -156,7 +156,7 @@ def test_stats_nz_island_totals_are_never_counted_with_the_country(replay_run):
     neither mapped as regions nor listed as unmapped."""
     _, url, _ = replay_run
     with psycopg.connect(url) as conn:
-        q = lambda sql, *a: conn.execute(sql, a).fetchall()  # noqa: E731
+        q = lambda sql, *a: conn.execute(sql, a or None).fetchall()  # noqa: E731
         raw = dict(q("select area_source_code, value from raw.stats_nz__agr_forestry "
                      "where measure = '6052' and time_period = '2018'"))
         assert raw["10"] + raw["19"] == raw["20"] == 30225292
