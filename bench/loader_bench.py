@@ -61,8 +61,7 @@ def child(kind: str, snapshot: str, url: str, table: str) -> dict:
         import dlt
         from dlt.destinations import postgres
 
-        # dlt insists on a password; the embedded server trusts 127.0.0.1 and ignores it
-        dlt_url = url.replace("postgresql://postgres@", "postgresql://postgres:unused@", 1)
+        dlt_url = url  # the admin URL, password included (the embedded server asks for one)
         with tempfile.TemporaryDirectory() as pipelines_dir:
             pipeline = dlt.pipeline(pipeline_name="lgstats_bench", destination=postgres(credentials=dlt_url),
                                     dataset_name="bench_dlt", pipelines_dir=pipelines_dir)
@@ -134,7 +133,7 @@ def dagbag_fill() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def analyst_query_latency(url: str, repeats: int = 30) -> dict:
+def analyst_query_latency(url: str, repeats: int = 30, bi_url: str | None = None) -> dict:
     """p50/p95 of every query of docs/analyst-guide.md, run as lgstats_bi on the current warehouse (the
     marts of the last `lgstats run`); the scale is reported with it (fct_observation rows)."""
     import re
@@ -144,7 +143,9 @@ def analyst_query_latency(url: str, repeats: int = 30) -> dict:
 
     text = (ROOT / "docs" / "analyst-guide.md").read_text()
     queries = [q for q in re.findall(r"```sql\n(.*?)```", text, flags=re.S) if "marts." in q]
-    bi_url = url.replace("postgresql://postgres", "postgresql://lgstats_bi", 1)
+    from lgstats.settings import get_settings
+
+    bi_url = bi_url or get_settings().role_pg("bi").url  # the warehouse of ``url``, as the read-only BI role
     try:
         conn = psycopg.connect(bi_url, autocommit=True)
         scale = conn.execute("select count(*) from marts.fct_observation").fetchone()[0]

@@ -99,7 +99,8 @@ def run_scale(rows: int, work: Path, port: int, loader_child, psql_copy, analyst
 
     out["local_governments"] = scale.local_governments(rows, source("un_sdg").dataset("series_data"))
     env = _env(home, replay, port)
-    url = f"postgresql://postgres@127.0.0.1:{port}/lgstats"
+    from lgstats.settings import Settings
+
     try:
         print(f"scale {rows:,}: lgstats run (every source, raw to marts) ...", flush=True)
         full = lgstats_run(env, work / f"run-{rows}-full.log", "--logical-date", FULL_DATE)
@@ -107,9 +108,11 @@ def run_scale(rows: int, work: Path, port: int, loader_child, psql_copy, analyst
         if full["exit_code"] != 0:
             out["error"] = f"lgstats run failed (exit {full['exit_code']}); see {full['log']}"
             return out
+        url = Settings(home=home, warehouse_port=port, warehouse_url=None).admin_pg.url  # passwords exist now
         out["fct_after_full"] = fct_counters(url)
         print(f"scale {rows:,}: analyst queries as lgstats_bi ...", flush=True)
-        out["analyst_queries"] = analyst_queries(url)
+        out["analyst_queries"] = analyst_queries(
+            url, bi_url=Settings(home=home, warehouse_port=port, warehouse_url=None).role_pg("bi").url)
         print(f"scale {rows:,}: incremental run after one new World Bank snapshot ...", flush=True)
         before = fct_counters(url)
         inc = lgstats_run(env, work / f"run-{rows}-incremental.log", "--source", "world_bank",

@@ -45,9 +45,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _session_passwords() -> None:
+    """One password per role for the whole session (every test home and subprocess agrees on them), set
+    the way an operator of an external server sets them: LGSTATS_<ROLE>_PASSWORD."""
+    import secrets
+
+    from lgstats.access import ROLES, env_name
+
+    for role in ROLES:
+        os.environ.setdefault(env_name(role), secrets.token_urlsafe(18))
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     """Admin URL of a PostgreSQL for the session: LGSTATS_TEST_PG_URL, or an embedded server we start."""
+    _session_passwords()
     external = os.environ.get("LGSTATS_TEST_PG_URL")
     if external:
         yield external
@@ -61,17 +73,31 @@ def pg_admin_url() -> str:
     settings = Settings(home=home, warehouse_port=free_port(), warehouse_url=None)
     warehouse.start(settings)
     try:
-        yield settings.pg.model_copy(update={"dbname": "postgres"}).url
+        yield settings.admin_pg.model_copy(update={"dbname": "postgres"}).url
     finally:
         warehouse.stop(settings)
         shutil.rmtree(home, ignore_errors=True)
 
 
 def _database_url(admin_url: str, name: str) -> str:
+    """A fresh database with the lgstats roles set up on it, as `lgstats warehouse start` does."""
+    import tempfile
+
+    from lgstats import access
+
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    access.provision(url, name, Path(tempfile.gettempdir()), embedded=False)
+    return url
+
+
+def role_url(admin_url: str, role: str) -> str:
+    """The URL of one lgstats role (admin, pipeline, analyst, bi) on the database of ``admin_url``."""
+    from lgstats.settings import Settings
+
+    return Settings(warehouse_url=admin_url).role_pg(role).url
 
 
 @pytest.fixture

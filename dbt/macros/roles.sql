@@ -1,24 +1,6 @@
-{#- Roles the project manages (design: warehouse layout). lgstats_bi reads marts only (BI tools);
-    lgstats_analyst reads marts, staging and ops. Both log in; their passwords, where the server
-    asks for one, are set by an operator (ALTER ROLE ... PASSWORD), never here. -#}
-{% macro ensure_roles() %}
-    {% set sql %}
-    do $$
-    begin
-        if not exists (select from pg_roles where rolname = 'lgstats_bi') then
-            create role lgstats_bi login;
-        end if;
-        if not exists (select from pg_roles where rolname = 'lgstats_analyst') then
-            create role lgstats_analyst login;
-        end if;
-    exception when duplicate_object or unique_violation then null;  -- another build created it first
-    end $$;
-    alter role lgstats_bi set default_transaction_read_only = on;
-    alter role lgstats_analyst set default_transaction_read_only = on;
-    {% endset %}
-    {% do run_query(sql) %}
-{% endmacro %}
-
+{#- Schema-level grants, run by the owner role (lgstats_pipeline) after every build. The roles themselves,
+    their passwords, connection limits and timeouts are the warehouse's (ingestion/lgstats/access.py):
+    lgstats_bi reads marts only; lgstats_analyst reads marts, staging and ops. -#}
 {% macro grant_schema_usage() %}
     {% set sql %}
     create schema if not exists raw;

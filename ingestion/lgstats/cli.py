@@ -30,8 +30,10 @@ def _print(msg: str = "") -> None:
 def cmd_warehouse(args: argparse.Namespace) -> int:
     s = get_settings()
     if args.action == "start":
-        url = warehouse.start(s)
-        _print(f"warehouse running: {s.pg.safe_url if s.external_warehouse else url}")
+        warehouse.start(s)
+        _print(f"warehouse running: {s.admin_pg.safe_url}")
+        _print(f"for BI tools (read-only role lgstats_bi): {s.role_pg('bi').safe_url}; the full URL, password "
+               "included: lgstats warehouse url --role bi")
     elif args.action == "stop":
         if s.external_warehouse:
             _print("LGSTATS_WAREHOUSE_URL is set: the external server is not ours to stop")
@@ -43,7 +45,9 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         _print(f"{kind} warehouse: {st.detail}\nurl: {st.url}" + (f"\ndata: {st.pgdata}" if st.pgdata else ""))
         return 0 if st.running else 1
     elif args.action == "url":
-        _print(s.pg.url)
+        if not s.external_warehouse:
+            warehouse.ensure_running(s)  # the passwords exist once the server has been set up
+        _print(s.role_pg(args.role).url)
     return 0
 
 
@@ -258,7 +262,8 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
         for line in (f.get("error") or "").splitlines():
             _print(f"    {line}")
     _print("-" * 72)
-    _print(f"warehouse for BI tools and psql: {s.pg.safe_url}")
+    _print(f"warehouse for BI tools (read-only): {s.role_pg('bi').safe_url}")
+    _print("  full URL, password included:   lgstats warehouse url --role bi   (analysts: --role analyst)")
     _print(f"logs of this run:               {run_dir}")
     _print(f"validation reports:             {s.reports / 'validation'}")
     _print("=" * 72)
@@ -323,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("warehouse", help="the embedded PostgreSQL (or the one LGSTATS_WAREHOUSE_URL names)")
     w.add_argument("action", choices=["start", "stop", "status", "url"])
+    w.add_argument("--role", choices=["admin", "pipeline", "analyst", "bi"], default="admin",
+                   help="url: whose URL to print (bi: read-only, marts only; the one BI tools use)")
     w.set_defaults(func=cmd_warehouse)
 
     r = sub.add_parser("run", help="run the pipeline through its Airflow DAGs, then print a summary")

