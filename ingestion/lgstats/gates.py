@@ -111,6 +111,15 @@ def golden_values(conn: psycopg.Connection, report: GateReport, path: Path) -> N
     report.checked["golden_values"] = checked
 
 
+def non_finite(conn: psycopg.Connection, report: GateReport) -> None:
+    """No NaN or ±Infinity may reach the marts: PostgreSQL's numeric accepts them, no statistic is one."""
+    rows = conn.execute(f"""select source_dataset, series_code, count(*) from {NEW}
+        where value in ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) group by 1, 2""").fetchall()
+    report.checked["non_finite_values"] = sum(n for *_, n in rows)
+    for dataset, series, n in rows:
+        report.fail(f"non-finite values: {n} row(s) of {series} from {dataset} are NaN or Infinity")
+
+
 def run(conn: psycopg.Connection, config_path: Path = CONFIG) -> GateReport:
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     report = GateReport()
@@ -120,6 +129,7 @@ def run(conn: psycopg.Connection, config_path: Path = CONFIG) -> GateReport:
     if _exists(conn, OLD):  # the very first build has nothing to compare with
         deleted_share(conn, report, float(config["max_deleted_share"]), int(config["min_previous_rows"]))
     golden_values(conn, report, config_path.parent / config["golden_values"])
+    non_finite(conn, report)
     return report
 
 

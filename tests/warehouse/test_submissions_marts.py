@@ -11,7 +11,7 @@ import pytest
 
 from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
-from lgstats.submissions import process
+from lgstats.submissions import contract, process
 from tests.conftest import dbt_target_path, load_sample_submissions
 
 
@@ -78,7 +78,7 @@ def _load_register(name: str) -> None:
     pipeline.load(path)
 
 
-def test_area_codes_are_checked_against_the_register_with_closest_matches(warehouse_url, tmp_path):
+def test_area_codes_are_checked_against_the_register_with_closest_matches(warehouse_url, tmp_path, monkeypatch):
     """A local government may be named by its member code or its official register code; any other code is
     quarantined with the reason and the register areas closest by name."""
     from lgstats import warehouse
@@ -87,6 +87,9 @@ def test_area_codes_are_checked_against_the_register_with_closest_matches(wareho
     with warehouse.connect() as conn:
         ensure_all_raw_tables(conn)
     _load_register("ph_psgc")
+    members = contract.members()
+    linked = {**members, "PH-LG-001": {**members["PH-LG-001"], "register_area_code": "PH-PSGC-072217"}}
+    monkeypatch.setattr(contract, "members", lambda: linked)  # a member linked to its register area
     f = tmp_path / "council.csv"
     f.write_text("area_code,local_government_name,election_year,seats_total,seats_women\n"
                  "PH-PSGC-072217,City of Cebu,2019,20,5\n"
@@ -96,9 +99,49 @@ def test_area_codes_are_checked_against_the_register_with_closest_matches(wareho
     with psycopg.connect(warehouse_url) as conn:
         loaded = conn.execute("select area_code from raw.submissions__council_composition").fetchall()
         problem = conn.execute("select problems->0 from quarantine.submissions__council_composition").fetchone()[0]
-    assert loaded == [("PH-PSGC-072217",)]
+    assert loaded == [("PH-PSGC-072217",)]  # its register code is the member's own
     assert problem["column"] == "area_code" and problem["value"] == "PH-PSGC-999999"
     assert "neither a member code nor an official register code" in problem["fix"]
     assert "PH-PSGC-072217 (City of Cebu)" in problem["fix"].split("Closest by name: ", 1)[1]
     csv_report = open(result.report_csv, encoding="utf-8").read()
     assert "PH-PSGC-072217 (City of Cebu)" in csv_report
+
+
+def test_a_bad_submission_is_set_aside_row_by_row_and_never_breaks_the_build(built, tmp_path):
+    """Issue 15's attacks: a row for another member's area, an integer that overflows the warehouse's
+    integer, and 1e400 (Infinity in a float) are each rejected with a reason; the build still passes."""
+    council = tmp_path / "council.csv"
+    council.write_text("area_code,local_government_name,election_year,seats_total,seats_women\n"
+                       "ID-LG-001,Synthetic City ID-01,2024,45,15\n"          # another member's area: spoofed
+                       "PH-LG-001,Synthetic City PH-01,2025,99999999999,3\n"  # overflows integer
+                       "PH-LG-001,Synthetic City PH-01,2026,12,4\n")         # fine
+    indicator = tmp_path / "indicator.csv"
+    indicator.write_text("area_code,indicator_code,indicator_name,year,value,unit,source\n"
+                         "PH-LG-001,LOCAL_X,Huge,2023,1e400,NUMBER,test\n"
+                         "PH-LG-001,LOCAL_X,Fine,2024,12.5,NUMBER,test\n")
+    first = process.submit(council, "PH-LG-001", "council_composition")
+    second = process.submit(indicator, "PH-LG-001", "local_indicator")
+    assert (first.rows_loaded, first.rows_rejected) == (1, 2) and (second.rows_loaded, second.rows_rejected) == (1, 1)
+    with psycopg.connect(built) as conn:
+        problems = {(p["value"], p["problem"]) for (p,) in conn.execute(
+            "select jsonb_array_elements(problems) from quarantine.submissions__council_composition "
+            "union all select jsonb_array_elements(problems) from quarantine.submissions__local_indicator")}
+    assert ("ID-LG-001", "another member's area") in problems
+    assert ("99999999999", "too large for a whole number") in problems
+    assert ("1e400", "not a finite number (too large or too small to store)") in problems
+    dbt_build()
+    with psycopg.connect(built) as conn:
+        spoofed = conn.execute("select count(*) from marts.women_in_local_government where area_code = 'ID-LG-001'"
+                               " and year = 2024 and seats_women = 15").fetchone()[0]
+        infinite = conn.execute("select count(*) from marts.fct_observation where value = 'Infinity'").fetchone()[0]
+    assert spoofed == 0 and infinite == 0
+
+
+def test_the_publish_gate_refuses_non_finite_values(built):
+    from lgstats import gates
+
+    with psycopg.connect(built) as conn:
+        conn.execute("update raw.submissions__local_indicator set value = 'Infinity' where row_number = 2")
+        report = gates.run(conn)
+        conn.rollback()
+    assert not report.passed and any(f.startswith("non-finite values: 1 row(s)") for f in report.findings)

@@ -4,6 +4,7 @@ template. Every problem names the row, the column, the value and the fix."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -14,6 +15,7 @@ from lgstats.submissions.contract import Limits, Template
 from lgstats.submissions.intake import RefusedFile, Sheet
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # the warehouse's integer: a larger count cannot be a real count
 _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -70,11 +72,17 @@ def _parse(col: contract.Column, raw: str, limits: Limits) -> tuple[Any, str | N
             text = text[:-2]
         if not _INT.match(text):
             return None, "not a whole number", "write digits only, e.g. 42"
-        return int(text), None, None
+        value = int(text)
+        if not INT_MIN <= value <= INT_MAX:
+            return None, "too large for a whole number", f"a count is at most {INT_MAX:,}: check the value"
+        return value, None, None
     if t == "number":
         if not _NUM.match(text):
             return None, "not a number", "use digits with '.' as decimal separator and no thousands separators"
-        return float(text), None, None
+        value = float(text)
+        if not math.isfinite(value) or (value != 0 and abs(value) < 1e-300):
+            return None, "not a finite number (too large or too small to store)", "check the value and its exponent"
+        return value, None, None
     if t == "year":
         if text.endswith(".0"):
             text = text[:-2]
@@ -134,10 +142,17 @@ def type_rows(template: Template, sheet: Sheet, limits: Limits) -> tuple[list[di
     return typed_rows, problems, neutralised
 
 
-def _expectations(template: Template, limits: Limits, registers: dict[str, dict] | None = None
-                  ) -> list[tuple[dict, str]]:
+def own_areas(member: str, members: dict[str, dict]) -> list[str]:
+    """The codes a member may submit rows for: its member code and, where linked, its register code."""
+    row = members.get(member) or {}
+    return [c for c in (member, row.get("register_area_code")) if c]
+
+
+def _expectations(template: Template, limits: Limits, registers: dict[str, dict] | None = None,
+                  member: str | None = None) -> list[tuple[dict, str]]:
     """(GX expectation, fix) pairs derived from the template. ``registers``: the official register codes a
-    local government may also be named by (contract.register_areas)."""
+    local government may also be named by (contract.register_areas). ``member``: who submits; a member may
+    send rows for its own area only (its member code or its register code)."""
     this_year = date.today().year
     out: list[tuple[dict, str]] = []
     members = contract.members()
@@ -167,6 +182,12 @@ def _expectations(template: Template, limits: Limits, registers: dict[str, dict]
         if value_set is not None:
             out.append(({"type": "expect_column_values_to_be_in_set", "kwargs": {"column": c, "value_set": value_set}},
                         fix))
+        if member and col.type in ("member", "lga"):
+            own = own_areas(member, members)
+            out.append(({"type": "expect_column_values_to_be_in_set", "kwargs": {"column": c, "value_set": own},
+                         "meta": {"problem": "another member's area"}},
+                        f"a member may send rows for its own area only: use {' or '.join(own)}; rows for another "
+                        "area must come from that area's member"))
         if col.type == "year":
             out.append(({"type": "expect_column_values_to_be_between",
                          "kwargs": {"column": c, "min_value": limits.year_min, "max_value": this_year + 1}},
@@ -231,7 +252,7 @@ def closest_by_name(name: str | None, registers: dict[str, dict], members: dict[
 
 
 def run_contract(template: Template, rows: list[dict], limits: Limits,
-                 registers: dict[str, dict] | None = None) -> dict[int, list[Problem]]:
+                 registers: dict[str, dict] | None = None, member: str | None = None) -> dict[int, list[Problem]]:
     """The template's GX suite on the typed rows; returns problems per row number."""
     import pandas as pd
 
@@ -245,15 +266,16 @@ def run_contract(template: Template, rows: list[dict], limits: Limits,
     for col in template.columns:  # GX compares numbers as numbers
         if col.type in ("int", "year", "number"):
             df[col.name] = pd.to_numeric(df[col.name], errors="coerce")
-    pairs = _expectations(template, limits, registers)
-    result = validate_frame(df, f"submission__{template.name}", [e for e, _ in pairs], None, ["row_number"])
+    pairs = _expectations(template, limits, registers, member)
+    result = validate_frame(df, f"submission__{template.name}",
+                            [{k: v for k, v in e.items() if k != "meta"} for e, _ in pairs], None, ["row_number"])
     by_row: dict[int, list[Problem]] = {}
     for r, (exp, fix) in zip(result.results, pairs, strict=True):
         if r.success:
             continue
         kw = exp["kwargs"]
         column = kw.get("column") or (kw.get("column_B") if "column_B" in kw else ", ".join(kw.get("column_list", [])))
-        problem = {"expect_column_values_to_not_be_null": "missing",
+        problem = (exp.get("meta") or {}).get("problem") or {"expect_column_values_to_not_be_null": "missing",
                    "expect_column_values_to_be_in_set": "not an allowed code",
                    "expect_column_values_to_be_between": "out of range",
                    "expect_column_values_to_match_regex": "wrong format",
@@ -267,8 +289,8 @@ def run_contract(template: Template, rows: list[dict], limits: Limits,
                 value = f"{kw['column_B']}={item.get(kw['column_B'])}, {kw['column_A']}={item.get(kw['column_A'])}"
             value = value.item() if hasattr(value, "item") else value
             advice = fix.split(": ", 1)[0] if exp["type"].startswith("expect_column_pair") else fix
-            if exp["type"] == "expect_column_values_to_be_in_set" and template.column(kw["column"]).type in (
-                    "member", "area"):
+            if exp["type"] == "expect_column_values_to_be_in_set" and not exp.get("meta") and template.column(
+                    kw["column"]).type in ("member", "area"):
                 label = name_column(template, kw["column"])
                 near = closest_by_name(rows_by_number[rn].get(label) if label else None, registers or {},
                                        contract.members())
@@ -279,11 +301,11 @@ def run_contract(template: Template, rows: list[dict], limits: Limits,
 
 
 def check(template: Template, sheet: Sheet, limits: Limits, name: str,
-          registers: dict[str, dict] | None = None) -> Checked:
+          registers: dict[str, dict] | None = None, member: str | None = None) -> Checked:
     check_header(template, sheet, name)
     rows, type_problems, neutralised = type_rows(template, sheet, limits)
     clean = [r for r in rows if r["row_number"] not in type_problems]
-    contract_problems = run_contract(template, clean, limits, registers)
+    contract_problems = run_contract(template, clean, limits, registers, member)
     valid, rejected = [], {}
     for row in rows:
         rn = row["row_number"]

@@ -13,6 +13,8 @@ from pathlib import PurePath
 
 from lgstats.submissions.contract import Limits
 
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+BLANK_ROWS_ALLOWED = 1000  # blank rows a sheet may hold beyond max_rows before it is refused unread
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()\-]{0,150}\.(csv|xlsx)$", re.IGNORECASE)
 MAGIC = {b"\x89PNG": "a PNG image", b"%PDF": "a PDF document", b"GIF8": "a GIF image", b"\xff\xd8\xff": "a JPEG image",
          b"\x7fELF": "a program (ELF)", b"\xd0\xcf\x11\xe0": "an old Excel/Word file (.xls/.doc)",
@@ -92,8 +94,12 @@ def _decode(data: bytes, name: str) -> tuple[str, str, list[str]]:
         raise RefusedFile(f"{name} contains NUL bytes: it is a binary file, not CSV text")
     try:
         return data.decode("utf-8"), "utf-8", []
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if _UTF8_MULTIBYTE.search(data):  # UTF-8 text elsewhere: one encoding for the file, or mojibake follows
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise RefusedFile(f"{name} mixes encodings: it holds UTF-8 text, but byte {exc.start} (line {line}) "
+                              f"is {data[exc.start:exc.start + 1]!r}, not UTF-8. Fix: save the whole file as CSV "
+                              "UTF-8 from your spreadsheet (not by pasting text from other files)") from None
     try:
         return data.decode("cp1252"), "windows-1252", ["read as Windows-1252; please save as CSV UTF-8 next time"]
     except UnicodeDecodeError as exc:
@@ -147,9 +153,19 @@ def _read_xlsx(data: bytes, name: str, limits: Limits) -> Sheet:
     if not sheets:
         raise RefusedFile(f"{name} has no data sheet: fill in the 'data' sheet of the template")
     ws = next((s for s in sheets if s.title.strip().lower() == "data"), sheets[0])
+    limit = limits.max_rows + 1 + BLANK_ROWS_ALLOWED
+    declared = ws.max_row if isinstance(ws.max_row, int) else 0
+    if declared > limit:  # blank rows count too: a million empty rows cost minutes to walk through
+        wb.close()
+        raise RefusedFile(f"{name} declares {declared:,} rows (blank ones included), over the limit of "
+                          f"{limits.max_rows:,} data rows: delete the empty rows below your data and save again")
     formulas: dict[tuple[int, int], str] = {}
     records: list[tuple[int, list[str | None]]] = []
     for r_idx, row in enumerate(ws.iter_rows(), start=1):
+        if r_idx > limit:
+            wb.close()
+            raise RefusedFile(f"{name} has more than {limit:,} rows (blank ones included), over the limit of "
+                              f"{limits.max_rows:,} data rows: delete the empty rows below your data and save again")
         values = []
         for c_idx, cell in enumerate(row):
             value = cell.value

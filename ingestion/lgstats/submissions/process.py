@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from lgstats.snapshots import SnapshotWriter
 from lgstats.submissions import checks, contract, intake, report
 from lgstats.submissions.intake import RefusedFile
 
+log = logging.getLogger(__name__)
 SOURCE = "submissions"
 LICENCE = "Member submission, shared under the network's data-sharing terms"
 REPLAY_DIR = PROJECT_DIR / "data" / "replay" / "submissions"
@@ -57,7 +59,7 @@ class Result:
     member: str
     template: str
     file_name: str
-    status: str  # accepted | partially_accepted | rejected | refused | unchanged
+    status: str  # accepted | partially_accepted | rejected | refused | unchanged | failed
     rows_total: int
     rows_loaded: int
     rows_rejected: int
@@ -104,7 +106,14 @@ def submit(file: Path, member: str, template_name: str) -> Result:
     tmp = target.with_name("." + target.name + ".part")
     shutil.copyfile(file, tmp)
     os.replace(tmp, target)
-    return process_file(target, member, template_name)
+    claimed = _claim(target)
+    try:
+        return process_file(claimed, member, template_name)
+    except SubmissionError:
+        _archive(claimed)
+        raise
+    except Exception as exc:  # the file is set aside with a report, as the inbox does
+        return _fail(claimed, member, template_name, exc)
 
 
 def _refused_early(member: str, template_name: str, name: str, message: str) -> Result:
@@ -134,64 +143,102 @@ def _already_received(conn, member: str, template_name: str, md5: str) -> str | 
     return row[0] if row else None
 
 
+def printable(name: str) -> str:
+    """A file name as text any report can hold: undecodable bytes (a name that is not UTF-8) and control
+    characters escaped, never passed on raw."""
+    raw = os.fsencode(name).decode("utf-8", errors="backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in raw)
+
+
 def process_file(path: Path, member: str, template_name: str) -> Result:
     from lgstats import warehouse
-    from lgstats.loading import record_origin
 
     tpl = _check_request(member, template_name)
     limits = contract.limits()
+    raw_name = path.name.split("__", 1)[-1]
+    original = printable(raw_name)
+    try:  # what can be refused without reading the file is refused before reading it
+        if original != raw_name:
+            raise RefusedFile(f"file name '{original}' (shown escaped) is not plain UTF-8 text: rename it with "
+                              "letters, digits, spaces, '-', '_' and '.' only, e.g. council_composition_2024.csv")
+        intake.check_name(original)
+        intake.check_size(path.stat().st_size, limits, original)
+    except RefusedFile as exc:
+        _archive(path)
+        return _refused_early(member, template_name, original, str(exc))
     data = path.read_bytes()
     md5 = hashlib.md5(data).hexdigest()
-    original = path.name.split("__", 1)[-1]
     received_at = datetime.now(UTC)
     stamp = received_at.strftime("%Y-%m-%dT%H%M%S%fZ")
     with warehouse.connect() as conn:
         _ensure_ops(conn)
-        earlier = _already_received(conn, member, template_name, md5)
-        if earlier:
-            _archive(path)
-            return Result(earlier, member, template_name, original, "unchanged", 0, 0, 0,
-                          f"the same file was already received as {earlier}; nothing changed")
-        member_row = contract.members()[member]
-        with SnapshotWriter(get_settings().snapshots, SOURCE, f"{template_name}/member={member}", stamp) as w:
-            safe = original if intake.SAFE_NAME.match(original) else "submission.bin"
-            w.add(safe, data, url=None, retrieved_at=received_at.isoformat(timespec="seconds"))
-            snapshot = w.commit(producer="Member submissions", source_title="Member submissions",
-                                base_url=f"submission://{member}/{template_name}/{safe}",
-                                member=member, template=template_name, original_name=original,
-                                received_at=received_at.isoformat(timespec="seconds"), licence=LICENCE,
-                                licence_url=None, synthetic=member_row.get("synthetic") == "true", mode="submission")
-        sid = snapshot.id
-        problems: list[checks.Problem] = []
+        # one file of a member and template at a time, from the duplicate check to the record: two copies
+        # of the same file arriving together are one submission and one "unchanged"
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (f"submissions.{member}.{template_name}",))
+        conn.commit()
         try:
-            sheet = intake.read(data, original, limits)
-            checked = checks.check(tpl, sheet, limits, original, contract.register_areas(conn))
-        except RefusedFile as exc:
-            res = Result(sid, member, template_name, original, "refused", 0, 0, 0, str(exc))
-            problems = [checks.Problem(None, None, None, str(exc), "send the file again as described")]
-            paths = _write_report(res, problems)
-            _record(conn, res, md5, len(data), received_at, 0)
+            result = _process_locked(conn, path, tpl, member, template_name, limits, data, md5, original,
+                                     received_at, stamp)
             conn.commit()
-            _archive(path)
-            return res
-        for _, (_row, found) in sorted(checked.rejected.items()):
-            problems.extend(found)
-        total = len(checked.valid) + len(checked.rejected)
-        status = ("accepted" if not checked.rejected else
-                  "partially_accepted" if checked.valid else "rejected")
-        notes = "; ".join(sheet.notes) if sheet.notes else ""
-        message = (f"{len(checked.valid)} of {total} rows loaded, {len(checked.rejected)} set aside"
-                   + (f" ({checked.neutralised} formula-like text cell(s) neutralised)" if checked.neutralised else "")
-                   + (f"; {notes}" if notes else ""))
-        res = Result(sid, member, template_name, original, status, total, len(checked.valid),
-                     len(checked.rejected), message)
-        paths = _write_report(res, problems)
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"submissions.{template_name}",))
-            _load_rows(conn, tpl, sid, member, received_at, checked)
-            record_origin(conn, snapshot)
-            _record(conn, res, md5, len(data), received_at, checked.neutralised)
+            return result
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (f"submissions.{member}.{template_name}",))
+            conn.commit()
+
+
+def _process_locked(conn, path: Path, tpl: contract.Template, member: str, template_name: str, limits, data: bytes,
+                    md5: str, original: str, received_at: datetime, stamp: str) -> Result:
+    """Everything after the member+template lock is taken: duplicate check, snapshot, checks, load, record."""
+    from lgstats.loading import record_origin
+
+    earlier = _already_received(conn, member, template_name, md5)
+    if earlier:
         _archive(path)
+        return Result(earlier, member, template_name, original, "unchanged", 0, 0, 0,
+                      f"the same file was already received as {earlier}; nothing changed")
+    member_row = contract.members()[member]
+    with SnapshotWriter(get_settings().snapshots, SOURCE, f"{template_name}/member={member}", stamp) as w:
+        safe = original if intake.SAFE_NAME.match(original) else "submission.bin"
+        w.add(safe, data, url=None, retrieved_at=received_at.isoformat(timespec="seconds"))
+        snapshot = w.commit(producer="Member submissions", source_title="Member submissions",
+                            base_url=f"submission://{member}/{template_name}/{safe}",
+                            member=member, template=template_name, original_name=original,
+                            received_at=received_at.isoformat(timespec="seconds"), licence=LICENCE,
+                            licence_url=None, synthetic=member_row.get("synthetic") == "true", mode="submission")
+    sid = snapshot.id
+    problems: list[checks.Problem] = []
+    try:
+        sheet = intake.read(data, original, limits)
+        checked = checks.check(tpl, sheet, limits, original, contract.register_areas(conn), member)
+    except RefusedFile as exc:
+        res = Result(sid, member, template_name, original, "refused", 0, 0, 0, str(exc))
+        problems = [checks.Problem(None, None, None, str(exc), "send the file again as described")]
+        paths = _write_report(res, problems)
+        _record(conn, res, md5, len(data), received_at, 0)
+        conn.commit()
+        _archive(path)
+        return res
+    for _, (_row, found) in sorted(checked.rejected.items()):
+        problems.extend(found)
+    total = len(checked.valid) + len(checked.rejected)
+    status = ("accepted" if not checked.rejected else
+              "partially_accepted" if checked.valid else "rejected")
+    notes = "; ".join(sheet.notes) if sheet.notes else ""
+    message = (f"{len(checked.valid)} of {total} rows loaded, {len(checked.rejected)} set aside"
+               + (f" ({checked.neutralised} formula-like text cell(s) neutralised)" if checked.neutralised else "")
+               + (f"; {notes}" if notes else ""))
+    res = Result(sid, member, template_name, original, status, total, len(checked.valid),
+                 len(checked.rejected), message)
+    paths = _write_report(res, problems)
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"submissions.{template_name}",))
+        _load_rows(conn, tpl, sid, member, received_at, checked)
+        record_origin(conn, snapshot)
+        _record(conn, res, md5, len(data), received_at, checked.neutralised)
+    _archive(path)
     res.report_html, res.report_csv = paths["html"], paths["csv"]
     return res
 
@@ -251,12 +298,46 @@ def _record(conn, res: Result, md5, size, received_at, neutralised: int) -> None
 
 def _archive(path: Path) -> None:
     """Processed files leave the inbox (the snapshot store keeps them as received)."""
-    done = path.parents[2] / ".processed" / path.parent.parent.name / path.parent.name
+    root = path.parents[3] if path.parents[2].name == ".claimed" else path.parents[2]
+    done = root / ".processed" / path.parent.parent.name / path.parent.name
     done.mkdir(parents=True, exist_ok=True)
     os.replace(path, done / path.name)
 
 
+def _claim(path: Path) -> Path | None:
+    """Take a file out of the inbox by an atomic rename, so no two processes work on it and a file that
+    breaks its processing can never block the files after it."""
+    root = path.parents[2]
+    claimed = root / ".claimed" / path.parent.parent.name / path.parent.name / path.name
+    claimed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(path, claimed)
+    except FileNotFoundError:  # another process claimed it first
+        return None
+    return claimed
+
+
+def _fail(path: Path, member: str, template_name: str, exc: BaseException) -> Result:
+    """A file whose processing failed goes to inbox/.failed/ with a report of why; the next file goes on."""
+    import traceback
+
+    failed = path.parents[3] / ".failed" / member / template_name
+    failed.mkdir(parents=True, exist_ok=True)
+    target = failed / path.name
+    os.replace(path, target)
+    name = printable(path.name.split("__", 1)[-1])
+    message = (f"processing {name} failed ({type(exc).__name__}: {exc}); the file is kept in {failed} with this "
+               "report. Fix: read the error, correct the file or the cause, and move the file back into the inbox.")
+    report_path = failed / (target.name.encode("ascii", "backslashreplace").decode("ascii") + ".error.txt")
+    report_path.write_text(message + "\n\n" + "".join(traceback.format_exception(exc)), encoding="utf-8",
+                           errors="backslashreplace")
+    log.error("%s", message)
+    return Result("-", member, template_name, name, "failed", 0, 0, 0, message, report_html=str(report_path))
+
+
 def process_inbox() -> list[Result]:
+    """Every file waiting in the inbox, each claimed and processed on its own: a refused or broken file is
+    reported and set aside, and never stops the others."""
     root = get_settings().home / "inbox"
     results = []
     if not root.exists():
@@ -264,11 +345,17 @@ def process_inbox() -> list[Result]:
     for member_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for tpl_dir in sorted(p for p in member_dir.iterdir() if p.is_dir()):
             for f in sorted(p for p in tpl_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+                claimed = _claim(f)
+                if claimed is None:
+                    continue
                 try:
-                    results.append(process_file(f, member_dir.name, tpl_dir.name))
+                    results.append(process_file(claimed, member_dir.name, tpl_dir.name))
                 except SubmissionError as exc:
-                    results.append(Result("-", member_dir.name, tpl_dir.name, f.name, "refused", 0, 0, 0, str(exc)))
-                    _archive(f)
+                    results.append(Result("-", member_dir.name, tpl_dir.name, printable(f.name), "refused", 0, 0,
+                                          0, str(exc)))
+                    _archive(claimed)
+                except Exception as exc:  # noqa: BLE001 - one broken file must not block the inbox
+                    results.append(_fail(claimed, member_dir.name, tpl_dir.name, exc))
     return results
 
 

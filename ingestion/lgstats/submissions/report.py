@@ -15,7 +15,8 @@ FIELDS = ["row_number", "column", "value", "problem", "fix"]
 def _safe_csv(value):
     """Report cells must not run as formulas when the member opens the CSV in a spreadsheet."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+    # spreadsheets ignore leading spaces before a formula, so the guard must too
+    return "'" + text if text.lstrip(" \u00a0").startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
 def write(folder: Path, summary: dict, problems: list[Problem]) -> dict[str, str]:
