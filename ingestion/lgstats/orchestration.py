@@ -19,9 +19,15 @@ START = datetime(2026, 1, 1)
 RUNBOOK = "docs/operations.md"
 
 
-def default_args(owner: str) -> dict:
+BUILD_TIMEOUT_MINUTES = 120  # warehouse_build and submissions tasks: far above any measured run (docs/performance.md)
+
+
+def default_args(owner: str, timeout_minutes: float = BUILD_TIMEOUT_MINUTES) -> dict:
+    """Every task: an owner, retries with backoff, a failure alert, and an execution_timeout, so a task that
+    hangs is failed (and alerted) instead of holding a worker forever."""
     return {
         "owner": owner,
+        "execution_timeout": timedelta(minutes=timeout_minutes),
         "retries": int(os.environ.get("LGSTATS_TASK_RETRIES", "2")),
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
@@ -88,7 +94,7 @@ Expected refresh: every {src.expected_refresh_days} days.
         catchup=False,
         max_active_runs=1,
         tags=["ingest", src.name],
-        default_args=default_args(src.owner),
+        default_args=default_args(src.owner, src.http.task_timeout_minutes),
         params={"mode": Param(default_mode(), enum=["live", "replay"], description="live API or recorded replay")},
         doc_md=doc_md,
         **RUN_CALLBACKS,

@@ -21,10 +21,12 @@ SEEDS_DIR = PROJECT_DIR / "dbt" / "seeds"
 
 
 class HttpPolicy(BaseModel):
-    timeout_seconds: float = 60
-    max_total_seconds: float = 600
+    timeout_seconds: float = 60        # per connection attempt and per read
+    max_total_seconds: float = 600     # the whole fetch, waits for Retry-After included
     retries: int = 6
     backoff_factor: float = 0.5
+    max_bytes: int = 100_000_000       # one response body; a larger one is refused, never held whole
+    task_timeout_minutes: float = 60   # execution_timeout of each Airflow task of the source
 
 
 class Series(BaseModel):

@@ -11,7 +11,7 @@ from lgstats.settings import PROJECT_DIR
 
 DAG_FILES = sorted(p for p in (PROJECT_DIR / "dags").glob("*.py") if not p.name.startswith("_"))
 EXPECTED = {"un_sdg_ingest", "world_bank_ingest", "abs_ingest", "stats_nz_ingest", "oecd_ingest", "psa_ingest",
-            "submissions_ingest", "warehouse_build"}
+            "registers_ingest", "submissions_ingest", "warehouse_build"}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def test_conventions(dagbag, dag_id):
         assert t.retries >= 1, t.task_id
         assert t.retry_exponential_backoff, t.task_id
         assert t.on_failure_callback, t.task_id
+        assert t.execution_timeout is not None and t.execution_timeout.total_seconds() > 0, t.task_id
 
 
 def test_ingest_dags_emit_raw_assets_and_the_build_is_scheduled_on_them(dagbag):
@@ -64,3 +65,13 @@ def test_dag_files_import_nothing_heavy_at_top_level():
         text = path.read_text()
         for heavy in ("great_expectations", "pandas", "psycopg", "import dbt"):
             assert heavy not in text.split('"""', 2)[-1], f"{path.name} imports {heavy} at top level"
+
+
+def test_ingest_tasks_take_their_timeout_from_the_registry(dagbag):
+    from datetime import timedelta
+
+    from lgstats import registry
+
+    for name, src in registry.sources().items():
+        for t in dagbag.dags[f"{name}_ingest"].tasks:
+            assert t.execution_timeout == timedelta(minutes=src.http.task_timeout_minutes), (name, t.task_id)

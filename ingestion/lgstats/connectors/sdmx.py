@@ -156,16 +156,17 @@ def check_body(body: bytes, content_type: str, sp: dict, where: str) -> int:
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     sp = spec(dataset)
     base = source.effective_base_url()
-    session = make_session(source.http)
-    session.headers["Accept"] = "application/vnd.sdmx.data+csv;version=1.0.0, text/csv;q=0.9"
     auth = source.model_extra.get("auth") or {}
+    secret = {}
     if auth:
         key = os.environ.get(auth["env"])
         if not key:
             where = auth.get("register", "see the source's documentation")
             raise ApiError(f"{source.name}: the API needs a key in ${auth['env']} ({where}); set it in the "
                            "environment or .env, never in the registry")
-        session.headers[auth["header"]] = key  # a header, so it never appears in URLs, sidecars or logs
+        secret = {auth["header"]: key}  # a header: never in URLs, sidecars or logs, never sent to another host
+    session = make_session(source.http, secret_headers=secret)
+    session.headers["Accept"] = "application/vnd.sdmx.data+csv;version=1.0.0, text/csv;q=0.9"
     url = f"{base}/data/{sp['agency']},{sp['flow']},{sp['version']}/{sp['key']}"
     params = list({"dimensionAtObservation": "AllDimensions", "format": sp["format"], **sp["params"]}.items())
     body, rows, final_url = request_checked(
