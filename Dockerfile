@@ -26,5 +26,6 @@ RUN uv sync --frozen --no-dev --extra deploy \
  && mkdir -p /opt/lgstats/home && chown -R 50000:0 /opt/lgstats/home /opt/lgstats/dbt
 
 USER 50000
-ENTRYPOINT ["airflow"]
+# Every container checks its secrets first (empty, placeholder or short ones stop it), then runs airflow.
+ENTRYPOINT ["python", "-m", "lgstats.secrets_check", "--exec", "airflow"]
 CMD ["version"]

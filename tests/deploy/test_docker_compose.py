@@ -84,3 +84,60 @@ def test_the_image_is_built_from_the_lock(compose):
 def test_secrets_are_not_in_the_repo():
     assert ".env" in (PROJECT_DIR / ".gitignore").read_text().splitlines()
     assert not (PROJECT_DIR / ".env").exists() or ".env" in (PROJECT_DIR / ".gitignore").read_text()
+
+
+def test_secrets_have_no_empty_default_and_redis_needs_its_password(compose):
+    text = COMPOSE.read_text()
+    for secret in ("FERNET_KEY", "JWT_SECRET", "AIRFLOW_DB_PASSWORD", "REDIS_PASSWORD", "PIPELINE_PASSWORD",
+                   "WAREHOUSE_ADMIN_PASSWORD", "LGSTATS_BI_PASSWORD"):
+        uses = re.findall(r"\$\{([A-Z0-9_]*" + secret + r")(:[?-][^}]*)?\}", text)
+        assert uses and all(mod.startswith(":?") for _, mod in uses), (secret, uses)
+    redis = compose["services"]["redis"]
+    assert "--requirepass" in " ".join(redis["command"]) and "REDISCLI_AUTH" in " ".join(redis["healthcheck"]["test"])
+    broker = compose["services"]["airflow-scheduler"]["environment"]["AIRFLOW__CELERY__BROKER_URL"]
+    assert broker.startswith("redis://:${REDIS_PASSWORD:?")
+
+
+def test_least_privilege_between_the_containers(compose):
+    services = compose["services"]
+    init = services["airflow-init"]
+    assert init.get("user", "").split(":")[0] not in ("0", "root")  # not root
+    assert "lgstats warehouse start" in " ".join(init["command"])  # it sets up the roles
+    for name in AIRFLOW:
+        env = services[name]["environment"]
+        assert env["LGSTATS_WAREHOUSE_URL"].startswith("postgresql://lgstats_pipeline:"), name
+        assert "WAREHOUSE_ADMIN_PASSWORD" not in env and "LGSTATS_PG_PASSWORD" not in env, name
+    assert init["environment"]["LGSTATS_WAREHOUSE_URL"].startswith("postgresql://lgstats_admin:")
+    assert "scram-sha-256" in services["warehouse-db"]["environment"]["POSTGRES_INITDB_ARGS"]
+    dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["python", "-m", "lgstats.secrets_check", "--exec", "airflow"]' in dockerfile
+
+
+STRONG = {"AIRFLOW__API_AUTH__JWT_SECRET": "j" * 40, "AIRFLOW_DB_PASSWORD": "d" * 20, "REDIS_PASSWORD": "r" * 20,
+          "LGSTATS_PIPELINE_PASSWORD": "p" * 20,
+          "AIRFLOW__CORE__FERNET_KEY": "Qm9vdHN0cmFwLWtleS1mb3ItdGVzdHMtb25seS0wMDE="}
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"AIRFLOW__CORE__FERNET_KEY": ""}, "FERNET_KEY is empty"),
+    ({"AIRFLOW__CORE__FERNET_KEY": "not-a-key"}, "not a Fernet key"),
+    ({"AIRFLOW_DB_PASSWORD": "change-me"}, "AIRFLOW_DB_PASSWORD is a placeholder"),
+    ({"REDIS_PASSWORD": ""}, "REDIS_PASSWORD is empty"),
+    ({"AIRFLOW__API_AUTH__JWT_SECRET": "short-but-not-a-placeholder"}, "at least 32 are required"),
+    ({"WAREHOUSE_ADMIN_PASSWORD": "admin"}, "WAREHOUSE_ADMIN_PASSWORD is a placeholder"),
+])
+def test_the_entrypoint_refuses_weak_secrets(change, expected):
+    import subprocess
+    import sys
+
+    from lgstats import secrets_check
+
+    assert secrets_check.problems(STRONG) == []
+    env = {**STRONG, **change}
+    assert any(expected in p for p in secrets_check.problems(env))
+    proc = subprocess.run([sys.executable, "-m", "lgstats.secrets_check", "--exec", "echo", "started"],
+                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True)
+    assert proc.returncode == 78 and expected in proc.stderr and "started" not in proc.stdout
+    ok = subprocess.run([sys.executable, "-m", "lgstats.secrets_check", "--exec", "echo", "started"],
+                        env={"PATH": "/usr/bin:/bin", **STRONG}, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.strip() == "started"
