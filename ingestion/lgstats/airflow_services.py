@@ -61,6 +61,8 @@ def serve(port: int = 8080, wait_seconds: float = 90) -> int:
     for name in COMPONENTS:
         log = open(logs / f"{name}.log", "w")  # noqa: SIM115 - kept open for the child's lifetime
         args = [airflow, name] + (["--port", str(port)] if name == "api-server" else [])
+        if name in ("scheduler", "triggerer"):  # their log servers bind every interface; the UI reads the files
+            args.append("--skip-serve-logs")
         procs.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True))
     print(f"starting Airflow ({', '.join(COMPONENTS)}); logs in {logs}", flush=True)

@@ -78,6 +78,15 @@ create table if not exists ops.datasets (
     updated_at             timestamptz not null default now(),
     primary key (source, dataset)
 );
+create table if not exists ops.alert_failures (
+    alert_id      bigserial primary key,
+    dag_id        text,
+    task_id       text,
+    run_id        text,
+    http_status   integer,
+    detail        text,
+    failed_at     timestamptz not null default now()
+);
 create or replace view ops.freshness as
 select
     d.source,

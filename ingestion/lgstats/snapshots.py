@@ -20,10 +20,27 @@ from typing import Any
 SIDECAR = "_origin.json"
 
 
+class SnapshotError(ValueError):
+    """A snapshot's sidecar is damaged or points outside the snapshot."""
+
+
+def read_sidecar(path: Path) -> dict:
+    """An ``_origin.json``, or an error naming the file and the fix (never a bare JSONDecodeError)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"{path} is not valid JSON ({exc}); it was cut or edited. Fix: restore it from the "
+                            "replay folder or re-fetch the snapshot") from None
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise SnapshotError(f"{path} has no 'files' list: it is not a snapshot sidecar")
+    return data
+
+
 def recorded_files(folder: Path, sidecar: dict | None = None):
     """(name, body, url, retrieved_at, extra sidecar fields) for each file of a recorded snapshot folder, in
     the order its ``_origin.json`` lists them (pass that sidecar when it is already read)."""
-    sidecar = sidecar or json.loads((folder / SIDECAR).read_text(encoding="utf-8"))
+    sidecar = sidecar or read_sidecar(folder / SIDECAR)
+    Snapshot(folder, sidecar).check_files()
     for rec in sidecar["files"]:
         extra = {k: v for k, v in rec.items() if k not in ("file", "url", "retrieved_at", "md5", "bytes")}
         yield rec["file"], (folder / rec["file"]).read_bytes(), rec.get("url"), rec.get("retrieved_at"), extra
@@ -69,6 +86,15 @@ class Snapshot:
     def files(self) -> list[Path]:
         return [self.path / f["file"] for f in self.origin["files"]]
 
+    def check_files(self) -> None:
+        """Every file the sidecar lists is a plain name inside the partition: a sidecar is data, and a
+        ``../`` in it must never make a step read or write outside the snapshot."""
+        for record in self.origin.get("files") or []:
+            name = str(record.get("file", ""))
+            if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith(".."):
+                raise SnapshotError(f"{self.path / SIDECAR}: file entry {name!r} is not a plain file name in the "
+                                    "snapshot; the sidecar was edited or damaged: restore it or re-fetch")
+
     def announced_rows(self) -> int:
         """Rows the source said it had (``total_elements`` of the first page of each series), to check that
         every announced row arrived exactly once."""
@@ -86,7 +112,9 @@ class Snapshot:
         sidecar = path / SIDECAR
         if not sidecar.exists():
             raise FileNotFoundError(f"{path} is not a snapshot: {SIDECAR} is missing")
-        return cls(path, json.loads(sidecar.read_text(encoding="utf-8")))
+        snapshot = cls(path, read_sidecar(sidecar))
+        snapshot.check_files()
+        return snapshot
 
 
 def partition_path(root: Path, source: str, dataset: str, dt: str) -> Path:
@@ -172,13 +200,15 @@ def previous_path(partition: Path) -> Path:
 
 
 def reject(partition: Path) -> Path:
-    """Move a partition that failed validation aside for inspection and put the previous one back."""
+    """Move a partition that failed validation aside for inspection, into ``<store>/_rejected/<source>/
+    <dataset>/``, and put the previous one back. Works when ``_rejected`` is on another filesystem."""
     partition = Path(partition)
-    rel = partition.relative_to(partition.parents[2])
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = partition.parents[3] / "_rejected" / rel.parent / f"{partition.name}@{stamp}"
+    root = partition.parents[2]  # <store>/<source>/<dataset>/dt=...
+    rel = partition.relative_to(root)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = root / "_rejected" / rel.parent / f"{partition.name}@{stamp}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(partition, target)
+    shutil.move(str(partition), str(target))
     previous = previous_path(partition)
     if previous.exists():
         os.replace(previous, partition)

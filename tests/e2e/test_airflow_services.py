@@ -28,6 +28,20 @@ def health(port: int):
         return None
 
 
+def listening_addresses(pid: int) -> set[str]:
+    """The addresses every process below ``pid`` listens on."""
+    import psutil
+
+    root = psutil.Process(pid)
+    found = set()
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            found |= {c.laddr.ip for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
 def test_airflow_comes_up_healthy_and_stops_cleanly(tmp_path, fresh_database):
     port = free_port()
     env = {**os.environ, "LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": fresh_database(),
@@ -47,6 +61,8 @@ def test_airflow_comes_up_healthy_and_stops_cleanly(tmp_path, fresh_database):
         status = health(port)
         assert status and all(v.get("status") == "healthy" for v in status.values()), ("".join(seen), status)
         assert time.monotonic() - started < 60
+        addresses = listening_addresses(proc.pid)
+        assert "127.0.0.1" in addresses and addresses <= {"127.0.0.1", "::1"}  # nothing on 0.0.0.0 or ::
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

@@ -53,8 +53,50 @@ def test_reject_keeps_the_bad_partition_aside_and_restores_the_previous(tmp_path
     bad = _write(tmp_path, "2026-01-01", b"bad")
     kept = snapshots.reject(bad.path)
     assert (kept / "a.json").read_bytes() == b"bad"
-    assert "_rejected" in kept.parts
+    assert kept.parent == tmp_path / "_rejected" / "src" / "ds"  # inside the snapshot store, not beside it
     assert (tmp_path / "src/ds/dt=2026-01-01/a.json").read_bytes() == b"good"
+
+
+def test_reject_works_across_filesystems(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    _write(tmp_path, "2026-01-01", b"good")
+    bad = _write(tmp_path, "2026-01-01", b"bad")
+    real_rename = os.rename
+
+    def cross_device(src, dst, *a, **kw):  # what os.rename says when _rejected is another mount
+        if "_rejected" in str(dst):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_rename(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "rename", cross_device)
+    kept = snapshots.reject(bad.path)
+    assert (kept / "a.json").read_bytes() == b"bad"  # copied across, then removed here
+    assert (tmp_path / "src/ds/dt=2026-01-01/a.json").read_bytes() == b"good"
+
+
+def test_a_truncated_sidecar_is_named_with_its_fix(tmp_path):
+    snap = _write(tmp_path, "2026-01-01", b"x")
+    sidecar = snap.path / "_origin.json"
+    sidecar.write_text(sidecar.read_text()[:40])
+    with pytest.raises(snapshots.SnapshotError, match=r"_origin.json is not valid JSON .*Fix: restore it"):
+        snapshots.Snapshot.open(snap.path)
+
+
+@pytest.mark.parametrize("entry", ["../../../etc/passwd", "/etc/passwd", "..", "a/../../b"])
+def test_a_sidecar_entry_outside_the_snapshot_is_refused(tmp_path, entry):
+    import json
+
+    snap = _write(tmp_path, "2026-01-01", b"x")
+    sidecar = snap.path / "_origin.json"
+    origin = json.loads(sidecar.read_text())
+    origin["files"][0]["file"] = entry
+    sidecar.write_text(json.dumps(origin))
+    with pytest.raises(snapshots.SnapshotError, match="not a plain file name"):
+        snapshots.Snapshot.open(snap.path)
+    with pytest.raises(snapshots.SnapshotError, match="not a plain file name"):
+        list(snapshots.recorded_files(snap.path))
 
 
 @pytest.mark.parametrize("name", ["../evil", ".hidden", "_origin.json", "a/b"])
