@@ -134,10 +134,9 @@ def run(conn: psycopg.Connection, config_path: Path = CONFIG) -> GateReport:
 
 
 def record(conn: psycopg.Connection, report: GateReport, mode: str) -> None:
-    conn.execute("""create table if not exists ops.publish_gates (
-        gate_run_id bigserial primary key, checked_at timestamptz not null default now(),
-        passed boolean not null, mode text not null, findings jsonb, checked jsonb)""")
-    conn.execute("alter table ops.publish_gates add column if not exists info jsonb")
+    from lgstats.schema import bootstrap
+
+    bootstrap(conn)  # ops.publish_gates is declared with every ops table, in lgstats/schema.py
     conn.execute("insert into ops.publish_gates (passed, mode, findings, checked, info) values (%s, %s, %s, %s, %s)",
                  (report.passed, mode, json.dumps(report.findings), json.dumps(report.checked),
                   json.dumps(report.info)))

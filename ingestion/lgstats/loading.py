@@ -48,6 +48,21 @@ def _in_column_order(rows: Iterable, names: list[str]) -> Iterator:
     return itertools.chain([first], rows)
 
 
+def copy_rows(conn: psycopg.Connection, table: str, names: list[str], rows: Iterable,
+              progress_every: int = 0) -> int:
+    """The one COPY into ``raw.<table>``: rows (tuples in ``names`` order, or dicts) streamed, never held."""
+    copy_sql = sql.SQL("copy raw.{} ({}) from stdin").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)))
+    count = 0
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for row in _in_column_order(rows, names):
+            copy.write_row(row)
+            count += 1
+            if progress_every and count % progress_every == 0:
+                print(f"  loaded {count:,} rows into raw.{table}", flush=True)
+    return count
+
+
 def load_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, columns: list[tuple[str, str]],
                   rows: Iterable[dict], progress_every: int = 100_000) -> LoadResult:
     started = datetime.now(UTC)
@@ -62,15 +77,7 @@ def load_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, colu
         else:
             conn.execute(sql.SQL("delete from raw.{} where snapshot_id = %s").format(sql.Identifier(table)),
                          (snapshot.id,))
-            copy_sql = sql.SQL("copy raw.{} ({}) from stdin").format(
-                sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)))
-            count = 0
-            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                for row in _in_column_order(rows, names):
-                    copy.write_row(row)
-                    count += 1
-                    if progress_every and count % progress_every == 0:
-                        print(f"  loaded {count:,} rows into raw.{table}", flush=True)
+            count = copy_rows(conn, table, names, rows, progress_every)
             record_origin(conn, snapshot)
             status = "loaded"
         conn.execute(

@@ -107,7 +107,7 @@ def load(snapshot_path: str) -> dict[str, Any]:
     from lgstats.loading import load_snapshot
 
     snapshot, src, ds, conn_mod = _parts(snapshot_path)
-    rows = conn_mod.rows(snapshot, ds) if hasattr(conn_mod, "rows") else conn_mod.parse(snapshot, ds)
+    rows = conn_mod.rows(snapshot, ds)
     with warehouse.connect() as conn:
         result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.columns(ds), rows)
     snapshots.finalise(snapshot.path)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lgstats.settings import PROJECT_DIR
 
@@ -20,7 +20,12 @@ REGISTRY_DIR = PROJECT_DIR / "ingestion" / "sources"
 SEEDS_DIR = PROJECT_DIR / "dbt" / "seeds"
 
 
+class RegistryError(ValueError):
+    """A registry file that does not say what lgstats can do: the message names the file, dataset and key."""
+
+
 class HttpPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     timeout_seconds: float = 60        # per connection attempt and per read
     max_total_seconds: float = 600     # the whole fetch, waits for Retry-After included
     retries: int = 6
@@ -69,7 +74,7 @@ class Dataset(BaseModel):
 
 
 class Source(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     name: str
     title: str
     connector: str
@@ -79,6 +84,7 @@ class Source(BaseModel):
     licence_url: str | None = None
     expected_refresh_days: int
     http: HttpPolicy = Field(default_factory=HttpPolicy)
+    auth: dict[str, str] | None = None  # {header, env, register}: an API key from the environment
     datasets: list[Dataset]
 
     @property
@@ -95,10 +101,42 @@ class Source(BaseModel):
         raise KeyError(f"source {self.name!r} has no dataset {name!r}; known: {[d.name for d in self.datasets]}")
 
 
+def _problem(exc: ValidationError) -> str:
+    return "; ".join(("unknown key" if e["type"] == "extra_forbidden" else e["msg"].lower())
+                     + f" {'.'.join(map(str, e['loc']))!r}" for e in exc.errors())
+
+
+def check_dataset_keys(path: Path, src: Source, ds: Dataset) -> None:
+    """A dataset's connector-specific keys (its connector's ``DatasetSpec``): an unknown or misspelt key is
+    refused here, at load, instead of being silently ignored."""
+    from lgstats import connectors
+
+    spec = getattr(connectors.get(src.connector), "DatasetSpec", None)
+    extra = dict(ds.model_extra or {})
+    if spec is None:
+        if extra:
+            raise RegistryError(f"{path}: dataset {ds.name!r} has unknown key(s) {sorted(extra)}; connector "
+                                f"{src.connector!r} takes only {sorted(Dataset.model_fields)}")
+        return
+    try:
+        spec.model_validate(extra)
+    except ValidationError as exc:
+        raise RegistryError(
+            f"{path}: dataset {ds.name!r} (connector {src.connector!r}): {_problem(exc)}. Keys are "
+            f"{sorted(set(Dataset.model_fields) | set(spec.model_fields))}; check the spelling") from None
+
+
 @cache
 def _load(path: Path) -> Source:
     with open(path, encoding="utf-8") as fh:
-        return Source.model_validate(yaml.safe_load(fh))
+        raw = yaml.safe_load(fh)
+    try:
+        src = Source.model_validate(raw)
+    except ValidationError as exc:
+        raise RegistryError(f"{path}: {_problem(exc)}. Check the spelling against docs/sources.md") from None
+    for ds in src.datasets:
+        check_dataset_keys(path, src, ds)
+    return src
 
 
 def registry_dir() -> Path:

@@ -1,4 +1,5 @@
-"""Warehouse DDL that the pipeline owns (dbt owns staging, intermediate and marts).
+"""Warehouse DDL that the pipeline owns, all of it here (dbt owns staging, intermediate and marts): the
+``raw`` bookkeeping and every ``ops`` table.
 
 ``raw.snapshot_origins`` mirrors every loaded sidecar so any mart row can be traced, through
 ``snapshot_id``, to its URL, retrieval time, licence and md5. ``ops`` records what ran.
@@ -87,6 +88,32 @@ create table if not exists ops.alert_failures (
     detail        text,
     failed_at     timestamptz not null default now()
 );
+create table if not exists ops.submissions (
+    submission_id     text primary key,
+    member_code       text not null,
+    template          text not null,
+    file_name         text,
+    md5               text,
+    bytes             bigint,
+    received_at       timestamptz not null,
+    status            text not null,
+    rows_total        integer not null default 0,
+    rows_loaded       integer not null default 0,
+    rows_rejected     integer not null default 0,
+    neutralised_cells integer not null default 0,
+    message           text,
+    report_html       text,
+    report_csv        text
+);
+create table if not exists ops.publish_gates (
+    gate_run_id   bigserial primary key,
+    checked_at    timestamptz not null default now(),
+    passed        boolean not null,
+    mode          text not null,
+    findings      jsonb,
+    checked       jsonb
+);
+alter table ops.publish_gates add column if not exists info jsonb;
 create or replace view ops.freshness as
 select
     d.source,
@@ -157,17 +184,34 @@ def record_run(conn: psycopg.Connection, *, dag_id: str, run_id: str, logical_da
          recorded_by))
 
 
+def submission_columns(tpl) -> list[tuple[str, str]]:
+    """raw.submissions__<template>: the receipt's keys, then every template column as text (typed in staging)."""
+    return [("snapshot_id", "text not null"), ("member_code", "text not null"),
+            ("received_at", "timestamptz not null"), ("row_number", "integer not null"),
+            *[(c, "text") for c in tpl.column_names]]
+
+
+def ensure_submission_tables(conn: psycopg.Connection, tpl) -> str:
+    """raw.submissions__<template> for valid rows, quarantine.submissions__<template> for rejected ones."""
+    table = f"submissions__{tpl.name}"
+    ensure_raw_table(conn, table, submission_columns(tpl))
+    conn.execute(sql.SQL("""create table if not exists quarantine.{} (
+        snapshot_id text not null, member_code text not null, received_at timestamptz not null,
+        row_number integer not null, "values" jsonb not null, problems jsonb not null)""").format(
+        sql.Identifier(table)))
+    return table
+
+
 def ensure_all_raw_tables(conn: psycopg.Connection) -> None:
     """Every raw table dbt reads, empty if nothing was loaded yet, so any subset of sources can be built."""
     from lgstats import connectors, registry
-    from lgstats.submissions import contract, process
+    from lgstats.submissions import contract
 
     bootstrap(conn)
     with conn.transaction():
-        conn.execute(process.OPS_DDL)
         for src in registry.sources().values():
             mod = connectors.get(src.connector)
             for ds in src.datasets:
                 ensure_raw_table(conn, ds.raw_table, mod.columns(ds))
         for tpl in contract.templates().values():
-            process.ensure_tables(conn, tpl)
+            ensure_submission_tables(conn, tpl)

@@ -7,6 +7,7 @@ import re
 import runpy
 import shutil
 import textwrap
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -75,3 +76,23 @@ def test_the_new_source_gets_its_ingest_dag(extended_registry):
     assert {t.task_id for t in dag.tasks} == {"fetch_population", "validate_population", "load_population",
                                               "check_population"}
     assert "ingestion/sources/pdh.yml" in dag.doc_md
+
+
+@pytest.mark.parametrize("good,bad", [("measure_dimension: INDICATOR", "measure_dimenson: INDICATOR"),
+                                      ("expected_refresh_days: 400", "expected_refresh_days: 400\nretries: 3")])
+def test_a_misspelt_registry_key_stops_lgstats_run_at_once_naming_it(tmp_path, good, bad):
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "sources"
+    shutil.copytree(registry.REGISTRY_DIR, folder)
+    (folder / "pdh.yml").write_text(ENTRY.replace(good, bad), encoding="utf-8")
+    key = bad.split("\n")[-1].split(":")[0]
+    env = {**os.environ, "LGSTATS_REGISTRY_DIR": str(folder), "LGSTATS_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "run", "--source", "pdh"], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=PROJECT_DIR)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and f"unknown key '{key}'" in proc.stderr
+    assert str(folder / "pdh.yml") in proc.stderr
+    assert "warehouse" not in proc.stdout  # refused before anything started

@@ -231,6 +231,20 @@ def test_lgstats_submit_refuses_spoofed_and_overflowing_rows_without_a_traceback
         assert conn.execute("select count(*) from marts.fct_observation where value = 'Infinity'").fetchone()[0] == 0
 
 
+def test_the_bi_url_reads_the_marts_and_cannot_write_even_with_read_only_off(replay_run):
+    env, _, _ = replay_run
+    proc = lgstats("warehouse", "url", "--role", "bi", env=env)
+    bi = proc.stdout.strip()
+    assert proc.returncode == 0 and bi.startswith("postgresql://lgstats_bi:")
+    with psycopg.connect(bi, autocommit=True) as conn:
+        assert conn.execute("select count(*) from marts.fct_observation").fetchone()[0] > 0
+        conn.execute("set default_transaction_read_only = off")
+        for statement in ("delete from marts.fct_observation", "create temp table t (i int)",
+                          "insert into marts.dim_area (area_code) values ('x')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
 def test_lgstats_docs_builds_a_site_whose_index_opens_both(replay_run, tmp_path):
     env, _, _ = replay_run
     proc = lgstats("docs", "--out", str(tmp_path / "site"), env=env)

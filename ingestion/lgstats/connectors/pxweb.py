@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
 from lgstats.registry import Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
@@ -40,6 +42,19 @@ COLUMNS: list[tuple[str, str]] = [
     ("labels", "jsonb not null"),
 ]
 FOOTNOTE = re.compile(r"(?:(?:\s+|\s*,\s*)(?:[a-z]?\d*/[a-z0-9]*|r\d+))+\s*$", re.IGNORECASE)
+
+
+class DatasetSpec(BaseModel):
+    """The PXWeb keys of a registry dataset (besides the common ones); any other key is refused at load."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = None
+    table: str
+    selection: dict[str, str | list[str] | dict[str, list[str]]]
+    area_variable: str | None = None
+    measure_variable: str | None = None
+    time_variable: str | None = None
+    area_map: str | None = None
 
 
 def columns(dataset: Dataset) -> list[tuple[str, str]]:
@@ -209,3 +224,6 @@ def validation_frame(rows, dataset: Dataset | None = None):
     frame = pd.DataFrame(list(rows), columns=[n for n, _ in COLUMNS])
     frame["value"] = pd.to_numeric(frame["value"])
     return frame
+
+
+rows = parse  # the load streams the parsed dicts (the loader puts them in column order)

@@ -51,6 +51,7 @@ class RegisterSpec(BaseModel):
     """The register part of a registry entry; a misspelt key is refused with the dataset named."""
 
     model_config = ConfigDict(extra="forbid")
+    description: str | None = None
     country_iso3: str
     country_area_code: str
     format: str
@@ -65,7 +66,6 @@ class RegisterSpec(BaseModel):
 
 def spec(dataset: Dataset) -> RegisterSpec:
     extra = dict(dataset.model_extra or {})
-    extra.pop("description", None)
     try:
         sp = RegisterSpec.model_validate(extra)
     except ValidationError as exc:
@@ -190,6 +190,7 @@ def _localgovjp(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
 
 
 PARSERS = {"psgc": _psgc, "kemendagri": _kemendagri, "localgovjp": _localgovjp}
+DatasetSpec = RegisterSpec  # what the registry checks a register dataset's keys against
 
 
 def parse(snapshot: Snapshot, dataset: Dataset) -> Iterator[dict]:
@@ -214,3 +215,6 @@ def validation_frame(rows, dataset: Dataset | None = None):
     import pandas as pd
 
     return pd.DataFrame(list(rows), columns=[n for n, _ in COLUMNS])
+
+
+rows = parse  # the load streams the parsed dicts (the loader puts them in column order)

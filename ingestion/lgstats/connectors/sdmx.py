@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
 from lgstats.registry import Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
@@ -52,6 +54,25 @@ CSV_TYPES = ("text/csv", "application/vnd.sdmx.data+csv", "application/csv", "te
 
 class SchemaDrift(ApiError):
     """The source's structure is no longer what the registry declares (not retried: it will not heal)."""
+
+
+class DatasetSpec(BaseModel):
+    """The SDMX keys of a registry dataset (besides the common ones); any other key is refused at load."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = None
+    agency: str
+    flow: str
+    version: str
+    key: str = "all"
+    params: dict[str, Any] = {}
+    format: str = "csv"
+    dimensions: list[str]
+    time_dimension: str = "TIME_PERIOD"
+    attributes: list[str] = []
+    area_dimension: str | None = None
+    measure_dimension: str | None = None
+    area_map: str | None = None
 
 
 def columns(dataset: Dataset) -> list[tuple[str, str]]:
@@ -156,7 +177,7 @@ def check_body(body: bytes, content_type: str, sp: dict, where: str) -> int:
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     sp = spec(dataset)
     base = source.effective_base_url()
-    auth = source.model_extra.get("auth") or {}
+    auth = source.auth or {}
     secret = {}
     if auth:
         key = os.environ.get(auth["env"])
@@ -232,3 +253,6 @@ def validation_frame(rows, dataset: Dataset | None = None):
     for col in ("obs_value", "value"):
         frame[col] = pd.to_numeric(frame[col].map(lambda v: None if v is None else float(v)))
     return frame
+
+
+rows = parse  # the load streams the parsed dicts (the loader puts them in column order)

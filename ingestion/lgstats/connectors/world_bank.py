@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from lgstats.http import ApiError, Deadline, ResponseError, get_json, make_session
 from lgstats.registry import SEEDS_DIR, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
@@ -31,6 +33,14 @@ COLUMNS: list[tuple[str, str]] = [
     ("obs_status", "text"),
     ("decimal", "integer"),
 ]
+
+
+class DatasetSpec(BaseModel):
+    """The World Bank keys of a registry dataset (besides the common ones)."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = None
+    date: str = "2000:2025"  # the v2 API's year range, "from:to"
 
 
 def columns(dataset: Dataset) -> list[tuple[str, str]]:
@@ -136,3 +146,6 @@ def validation_frame(rows, dataset: Dataset | None = None):
     import pandas as pd
 
     return pd.DataFrame(list(rows), columns=[n for n, _ in COLUMNS])
+
+
+rows = parse  # the load streams the parsed dicts (the loader puts them in column order)

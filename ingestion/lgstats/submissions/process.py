@@ -28,25 +28,6 @@ SOURCE = "submissions"
 LICENCE = "Member submission, shared under the network's data-sharing terms"
 REPLAY_DIR = PROJECT_DIR / "data" / "replay" / "submissions"
 
-OPS_DDL = """
-create table if not exists ops.submissions (
-    submission_id     text primary key,
-    member_code       text not null,
-    template          text not null,
-    file_name         text,
-    md5               text,
-    bytes             bigint,
-    received_at       timestamptz not null,
-    status            text not null,
-    rows_total        integer not null default 0,
-    rows_loaded       integer not null default 0,
-    rows_rejected     integer not null default 0,
-    neutralised_cells integer not null default 0,
-    message           text,
-    report_html       text,
-    report_csv        text
-);
-"""
 
 
 class SubmissionError(ValueError):
@@ -132,7 +113,6 @@ def _ensure_ops(conn) -> None:
     from lgstats.schema import bootstrap
 
     bootstrap(conn)
-    conn.execute(OPS_DDL)
     conn.commit()
 
 
@@ -250,34 +230,14 @@ def _write_report(res: Result, problems: list[checks.Problem]) -> dict[str, str]
     return paths
 
 
-def raw_columns(tpl: contract.Template) -> list[tuple[str, str]]:
-    return [("snapshot_id", "text not null"), ("member_code", "text not null"),
-            ("received_at", "timestamptz not null"), ("row_number", "integer not null"),
-            *[(c, "text") for c in tpl.column_names]]
-
-
-def ensure_tables(conn, tpl: contract.Template) -> str:
-    """raw.submissions__<template> for valid rows, quarantine.submissions__<template> for rejected ones."""
-    from lgstats.schema import ensure_raw_table
-
-    table = f"submissions__{tpl.name}"
-    ensure_raw_table(conn, table, raw_columns(tpl))
-    conn.execute(sql.SQL("""create table if not exists quarantine.{} (
-        snapshot_id text not null, member_code text not null, received_at timestamptz not null,
-        row_number integer not null, "values" jsonb not null, problems jsonb not null)""").format(
-        sql.Identifier(table)))
-    return table
-
-
 def _load_rows(conn, tpl: contract.Template, sid: str, member: str, received_at, checked) -> None:
-    table = ensure_tables(conn, tpl)
-    names = [n for n, _ in raw_columns(tpl)]
-    copy_sql = sql.SQL("copy raw.{} ({}) from stdin").format(sql.Identifier(table),
-                                                             sql.SQL(", ").join(map(sql.Identifier, names)))
-    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for rn, row in checked.valid:
-            copy.write_row([sid, member, received_at, rn,
-                            *[None if row[c] is None else str(row[c]) for c in tpl.column_names]])
+    from lgstats.loading import copy_rows
+    from lgstats.schema import ensure_submission_tables, submission_columns
+
+    table = ensure_submission_tables(conn, tpl)
+    copy_rows(conn, table, [n for n, _ in submission_columns(tpl)],
+              ((sid, member, received_at, rn, *[None if row[c] is None else str(row[c]) for c in tpl.column_names])
+               for rn, row in checked.valid))
     with conn.cursor() as cur:
         cur.executemany(
             sql.SQL("insert into quarantine.{} values (%s, %s, %s, %s, %s, %s)").format(sql.Identifier(table)),
