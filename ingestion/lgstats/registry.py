@@ -63,6 +63,10 @@ class Dataset(BaseModel):
     areas: list[str] = Field(default_factory=list)
     areas_from_seed: str | None = None
     thresholds: dict[str, Any] = Field(default_factory=dict)
+    # A dataset whose rows reach marts.fct_observation through a hand-written staging model names it here;
+    # without it, an SDMX or PXWeb dataset's rows become observations from this entry alone
+    # (dbt/models/intermediate/int_registry_observations.sql; docs/sources.md).
+    staging_model: str | None = None
 
     def area_codes(self) -> list[str]:
         """Area codes as the API wants them: unpadded strings."""

@@ -79,6 +79,13 @@ create table if not exists ops.datasets (
     updated_at             timestamptz not null default now(),
     primary key (source, dataset)
 );
+-- how a dataset's rows become observations (int_registry_observations reads these; the registry writes them)
+alter table ops.datasets add column if not exists connector text;
+alter table ops.datasets add column if not exists staging_model text;
+alter table ops.datasets add column if not exists area_fixed text;
+alter table ops.datasets add column if not exists area_scheme text;
+alter table ops.datasets add column if not exists time_variable text;
+alter table ops.datasets add column if not exists series jsonb;
 create table if not exists ops.alert_failures (
     alert_id      bigserial primary key,
     dag_id        text,
@@ -154,20 +161,30 @@ def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[s
 
 
 def sync_registry(conn: psycopg.Connection) -> None:
-    """Mirror the registry into ops.datasets, so freshness is answerable in SQL."""
+    """Mirror the registry into ops.datasets: freshness is answerable in SQL, and dbt reads from it how each
+    dataset's rows become observations (one declaration: the registry entry)."""
+    import json
+
     from lgstats import registry
 
     with conn.transaction():
         for src in registry.sources().values():
             for ds in src.datasets:
+                extra = ds.model_extra or {}
                 conn.execute(
                     """insert into ops.datasets (source, dataset, title, owner, licence, raw_table,
-                           expected_refresh_days, updated_at) values (%s, %s, %s, %s, %s, %s, %s, now())
+                           expected_refresh_days, connector, staging_model, area_fixed, area_scheme, time_variable,
+                           series, updated_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
                        on conflict (source, dataset) do update set title = excluded.title, owner = excluded.owner,
                            licence = excluded.licence, raw_table = excluded.raw_table,
-                           expected_refresh_days = excluded.expected_refresh_days, updated_at = now()""",
+                           expected_refresh_days = excluded.expected_refresh_days, connector = excluded.connector,
+                           staging_model = excluded.staging_model, area_fixed = excluded.area_fixed,
+                           area_scheme = excluded.area_scheme, time_variable = excluded.time_variable,
+                           series = excluded.series, updated_at = now()""",
                     (src.name, ds.name, src.title, src.owner, src.licence, f"raw.{ds.raw_table}",
-                     src.expected_refresh_days))
+                     src.expected_refresh_days, src.connector, ds.staging_model, extra.get("area"),
+                     extra.get("area_scheme"), extra.get("time_variable"),
+                     json.dumps([s.model_dump(include={"code", "name", "unit"}) for s in ds.series])))
 
 
 def record_run(conn: psycopg.Connection, *, dag_id: str, run_id: str, logical_date, started_at, finished_at,
@@ -208,6 +225,7 @@ def ensure_all_raw_tables(conn: psycopg.Connection) -> None:
     from lgstats.submissions import contract
 
     bootstrap(conn)
+    sync_registry(conn)
     with conn.transaction():
         for src in registry.sources().values():
             mod = connectors.get(src.connector)

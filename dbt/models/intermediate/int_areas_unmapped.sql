@@ -17,3 +17,8 @@ select 'psa/poverty_incidence', 'map_psa__geolocation', area_label_clean, count(
 from {{ ref('stg_psa__poverty_incidence') }}
 where not in_area_map
 group by area_label_clean
+union all
+select source_dataset, 'area or area_scheme in the registry entry', area_source_code, count(*), min(year), max(year)
+from {{ ref('int_registry_observations') }}
+where area_code is null
+group by source_dataset, area_source_code

@@ -55,6 +55,9 @@ class DatasetSpec(BaseModel):
     measure_variable: str | None = None
     time_variable: str | None = None
     area_map: str | None = None
+    # how rows become observations without a staging model: the area of every row, or the scheme of codes
+    area: str | None = None          # a fixed M49 code, e.g. "036"
+    area_scheme: str | None = None   # iso3 or m49: codes of the area dimension
 
 
 def columns(dataset: Dataset) -> list[tuple[str, str]]:
@@ -223,6 +226,7 @@ def validation_frame(rows, dataset: Dataset | None = None):
 
     frame = pd.DataFrame(list(rows), columns=[n for n, _ in COLUMNS])
     frame["value"] = pd.to_numeric(frame["value"])
+    frame["has_area_variable"] = dataset is None or spec(dataset)["area_variable"] is not None
     return frame
 
 

@@ -73,6 +73,9 @@ class DatasetSpec(BaseModel):
     area_dimension: str | None = None
     measure_dimension: str | None = None
     area_map: str | None = None
+    # how rows become observations without a staging model: the area of every row, or the scheme of codes
+    area: str | None = None          # a fixed M49 code, e.g. "036"
+    area_scheme: str | None = None   # iso3 or m49: codes of the area dimension
 
 
 def columns(dataset: Dataset) -> list[tuple[str, str]]:

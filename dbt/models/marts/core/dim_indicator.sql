@@ -45,6 +45,23 @@ national as (  -- national statistics offices and the OECD: one name per series 
     order by series_code, series_name
 ),
 
+registry as (  -- SDMX and PXWeb datasets without a staging model: the series their registry entry declares
+    select distinct on (series_code) series_code, series_name, unit, snapshot_id
+    from (
+        select
+            d.source || '.' || (s.value ->> 'code') as series_code,
+            s.value ->> 'name' as series_name,
+            s.value ->> 'unit' as unit,
+            r.snapshot_id
+        from {{ source('ops', 'datasets') }} as d
+        cross join lateral jsonb_array_elements(coalesce(d.series, '[]'::jsonb)) as s (value)
+        inner join (select distinct series_code, snapshot_id from {{ ref('int_registry_observations') }}) as r
+            on r.series_code = d.source || '.' || (s.value ->> 'code')
+        where d.connector in ('sdmx', 'pxweb') and d.staging_model is null
+    ) as x
+    order by series_code, snapshot_id desc
+),
+
 local_indicators as (  -- member-submitted codes that are not SDG series
     select distinct on (indicator_code)
         indicator_code as series_code, indicator_name, unit, snapshot_id
@@ -75,6 +92,9 @@ combined as (
     union all
     select n.series_code, n.series_name, null, null, null, null, n.unit, n.snapshot_id
     from national as n
+    union all
+    select g.series_code, g.series_name, null, null, null, null, g.unit, g.snapshot_id
+    from registry as g
 )
 
 select

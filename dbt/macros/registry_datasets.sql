@@ -1,0 +1,25 @@
+{#- The registry datasets whose rows become observations from their entry alone: SDMX and PXWeb datasets
+    without a hand-written staging model. Read from ops.datasets (the registry, mirrored by the pipeline
+    before every build) when the model is compiled; at parse time there are none. -#}
+{% macro registry_datasets() %}
+    {% if not execute %}
+        {{ return([]) }}
+    {% endif %}
+    {% set query %}
+        select source, dataset, connector, raw_table, area_fixed, area_scheme, time_variable, series::text as series
+        from {{ source('ops', 'datasets') }}
+        where connector in ('sdmx', 'pxweb') and staging_model is null
+        order by source, dataset
+    {% endset %}
+    {% set found = [] %}
+    {% for row in run_query(query).rows %}
+        {% do found.append({'source': row[0], 'dataset': row[1], 'connector': row[2],
+                            'raw_table': row[3].split('.')[-1], 'area_fixed': row[4], 'area_scheme': row[5],
+                            'time_variable': row[6], 'series': fromjson(row[7] or '[]')}) %}
+    {% endfor %}
+    {{ return(found) }}
+{% endmacro %}
+
+{% macro sql_text(value) -%}
+    {%- if value is none -%}null::text{%- else -%}'{{ value | string | replace("'", "''") }}'{%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,161 @@
+"""One declaration per dataset: an SDMX dataset with quarterly periods and a fixed area, a PXWeb table with
+monthly periods, and an SDMX dataset with ISO3 area codes each reach marts.fct_observation and
+dim_indicator from their registry entry alone, in a real `lgstats run --mode live` against local servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from werkzeug import Response
+
+from lgstats import registry
+from lgstats.settings import PROJECT_DIR
+
+pytestmark = pytest.mark.e2e
+
+# Invented values: this test checks plumbing, not statistics (nothing of it reaches a replay or a mart).
+ENTRIES = {
+    "qtr": """
+name: qtr
+title: Test quarterly SDMX source
+connector: sdmx
+owner: data-eng
+base_url: https://sdmx.example.org/rest
+licence: "test entry"
+expected_refresh_days: 100
+datasets:
+  - name: quarterly
+    agency: TST
+    flow: DF_Q
+    version: "1.0"
+    dimensions: [FREQ, INDICATOR]
+    measure_dimension: INDICATOR
+    area: "036"
+    series:
+      - {code: GDPQ, name: "Test quarterly output", unit: AUD}
+    suite: sdmx__observations
+    raw_table: qtr__quarterly
+""",
+    "iso": """
+name: iso
+title: Test SDMX source with ISO3 areas
+connector: sdmx
+owner: data-eng
+base_url: https://sdmx.example.org/rest
+licence: "test entry"
+expected_refresh_days: 100
+datasets:
+  - name: by_country
+    agency: TST
+    flow: DF_C
+    version: "1.0"
+    dimensions: [REF_AREA, MEASURE]
+    area_dimension: REF_AREA
+    area_scheme: iso3
+    measure_dimension: MEASURE
+    series:
+      - {code: SHARE, name: "Test share by country", unit: PERCENT}
+    suite: sdmx__observations
+    raw_table: iso__by_country
+""",
+    "pxw": """
+name: pxw
+title: Test PXWeb source
+connector: pxweb
+owner: data-eng
+base_url: https://px.example.org/api/v1/en
+licence: "test entry"
+expected_refresh_days: 100
+datasets:
+  - name: arrivals
+    table: TST/arrivals.px
+    selection: {Measure: "*", Month: "*"}
+    measure_variable: Measure
+    time_variable: Month
+    area: "554"
+    series:
+      - {code: "0", name: "Test monthly arrivals", unit: PERSONS}
+    suite: pxweb__table
+    raw_table: pxw__arrivals
+""",
+}
+QUARTERLY = ("DATAFLOW,FREQ,INDICATOR,TIME_PERIOD,OBS_VALUE\n"
+             "TST:DF_Q(1.0),Q,GDPQ,2023-Q1,10\nTST:DF_Q(1.0),Q,GDPQ,2023-Q2,11\nTST:DF_Q(1.0),Q,GDPQ,2024-Q1,12\n")
+BY_COUNTRY = ("DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE\n"
+              "TST:DF_C(1.0),PHL,SHARE,2022,40.5\nTST:DF_C(1.0),JPN,SHARE,2022,30.25\nTST:DF_C(1.0),USA,SHARE,2022,1\n")
+MONTHS = ["2023M01", "2023M02", "2023M03"]
+META = {"title": "Arrivals", "variables": [
+    {"code": "Measure", "text": "Measure", "values": ["0"], "valueTexts": ["Arrivals"]},
+    {"code": "Month", "text": "Month", "values": ["0", "1", "2"], "valueTexts": MONTHS, "time": True}]}
+
+
+def jsonstat(query: dict) -> dict:
+    wanted = {q["code"]: q["selection"]["values"] for q in query["query"]}
+    dims = {code: {"label": code, "category": {"index": {c: i for i, c in enumerate(codes)},
+                                               "label": {c: META["variables"][k]["valueTexts"][int(c)] for c in codes}}}
+            for k, (code, codes) in enumerate(wanted.items())}
+    return {"class": "dataset", "version": "2.0", "id": list(wanted), "size": [len(v) for v in wanted.values()],
+            "dimension": dims, "value": [100, 120, 90][: len(wanted["Month"])]}
+
+
+def sdmx(request) -> Response:
+    body = QUARTERLY if "DF_Q" in request.path else BY_COUNTRY
+    return Response(body, content_type="application/vnd.sdmx.data+csv; charset=utf-8")
+
+
+def pxweb(request) -> Response:
+    if request.method == "GET":
+        return Response(json.dumps(META), content_type="application/json")
+    return Response(json.dumps(jsonstat(json.loads(request.get_data()))), content_type="application/json")
+
+
+def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, fresh_database, httpserver):
+    folder = tmp_path / "sources"
+    shutil.copytree(registry.REGISTRY_DIR, folder)
+    for name, text in ENTRIES.items():
+        (folder / f"{name}.yml").write_text(text, encoding="utf-8")
+    httpserver.expect_request(re.compile(r"/rest/data/.*")).respond_with_handler(sdmx)
+    httpserver.expect_request(re.compile(r"/px/.*")).respond_with_handler(pxweb)
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_DIR, capture_output=True, text=True).stdout
+    url = fresh_database()
+    env = {**os.environ, "LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": url,
+           "LGSTATS_REGISTRY_DIR": str(folder), "LGSTATS_QTR_BASE_URL": httpserver.url_for("/rest"),
+           "LGSTATS_ISO_BASE_URL": httpserver.url_for("/rest"), "LGSTATS_PXW_BASE_URL": httpserver.url_for("/px")}
+    proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "run", "--mode", "live",
+                           "--source", "qtr", "--source", "iso", "--source", "pxw"], env=env, cwd=PROJECT_DIR,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    with psycopg.connect(url) as conn:
+        q = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
+        rows = q("select source_dataset, series_code, area_code, year, period, value::text, unit "
+                 "from marts.fct_observation where source_dataset in ('qtr/quarterly', 'iso/by_country', "
+                 "'pxw/arrivals') order by 1, 3, 4, 5")
+        indicators = dict((c, (n, u)) for c, n, u in q(
+            "select series_code, series_name, unit from marts.dim_indicator where series_code like any "
+            "(array['qtr.%', 'iso.%', 'pxw.%'])"))
+        unmapped = q("select source_dataset, source_area from intermediate.int_areas_unmapped "
+                     "where source_dataset = 'iso/by_country'")
+    assert rows == [
+        ("iso/by_country", "iso.SHARE", "392", 2022, None, "30.25", "PERCENT"),
+        ("iso/by_country", "iso.SHARE", "608", 2022, None, "40.5", "PERCENT"),
+        ("pxw/arrivals", "pxw.0", "554", 2023, "2023M01", "100", "PERSONS"),
+        ("pxw/arrivals", "pxw.0", "554", 2023, "2023M02", "120", "PERSONS"),
+        ("pxw/arrivals", "pxw.0", "554", 2023, "2023M03", "90", "PERSONS"),
+        ("qtr/quarterly", "qtr.GDPQ", "036", 2023, "2023-Q1", "10", "AUD"),
+        ("qtr/quarterly", "qtr.GDPQ", "036", 2023, "2023-Q2", "11", "AUD"),
+        ("qtr/quarterly", "qtr.GDPQ", "036", 2024, "2024-Q1", "12", "AUD"),
+    ]
+    assert indicators == {"qtr.GDPQ": ("Test quarterly output", "AUD"),
+                          "iso.SHARE": ("Test share by country", "PERCENT"),
+                          "pxw.0": ("Test monthly arrivals", "PERSONS")}
+    assert unmapped == [("iso/by_country", "USA")]  # outside the area list: kept and listed, not dropped
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_DIR, capture_output=True, text=True).stdout
+    assert after == before  # no file of the project was written: the registry entries were enough
