@@ -1,5 +1,6 @@
 """``lgstats docs``: one static folder with the dbt docs (lineage graph included) and the GX Data Docs of
-the latest snapshot of every dataset, behind an index page. ``warehouse_build`` refreshes it."""
+the latest snapshot of every dataset (rendered from the stored validation results), behind an index page.
+``warehouse_build`` refreshes it once the marts are published."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import html
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
-from lgstats import connectors, registry
+from lgstats import registry
 from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env, get_settings
 from lgstats.snapshots import Snapshot, partition_path
@@ -33,40 +35,47 @@ def build_dbt_docs(site: Path) -> Path:
 
 
 def build_data_docs(site: Path, work: Path) -> tuple[Path, list[str]]:
-    """Validate the latest snapshot of each dataset in a file-backed GX context and render its Data Docs."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    """Render the GX Data Docs from the validation results stored when each dataset's latest snapshot was
+    validated (``reports/validation/<snapshot>/gx_result.json``): nothing is parsed or validated again, so the
+    docs cost the same whatever the size of the data."""
+    import json
 
-    from lgstats.validation import load_suite_definition, quiet_gx
+    import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    from lgstats.validation import GX_RESULT, load_suite_definition, quiet_gx
 
     quiet_gx()
     shutil.rmtree(work, ignore_errors=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(work))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = ctx.data_sources.add_pandas("snapshots")
     s = get_settings()
-    done, suites = [], {}
+    done, suites, schema = [], set(), ExpectationSuiteValidationResultSchema()
     for src in registry.sources().values():
-        mod = connectors.get(src.connector)
         for ds in src.datasets:
             path = _latest_partition(s.snapshots, src.name, ds.name)
-            if path is None:
+            snapshot_id = Snapshot.open(path).id if path else None
+            stored = s.reports / "validation" / snapshot_id / GX_RESULT if snapshot_id else None
+            if stored is None or not stored.exists():
                 continue
-            snap = Snapshot.open(path)
-            frame = mod.validation_frame(mod.parse(snap, ds), ds)
-            name = f"{src.name}__{ds.name}"
-            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("latest")
             if ds.suite not in suites:  # generic suites (sdmx__observations) serve several datasets
-                suites[ds.suite] = ctx.suites.add(gx.ExpectationSuite(
-                    name=ds.suite, expectations=load_suite_definition(ds.suite)["expectations"]))
-            suite = suites[ds.suite]
-            vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-            cp = ctx.checkpoints.add(gx.Checkpoint(name=f"{name}_docs", validation_definitions=[vd],
-                                                   actions=[UpdateDataDocsAction(name="docs")]))
-            cp.run(batch_parameters={"dataframe": frame},
-                   expectation_parameters=mod.suite_parameters(src, ds, snap))
-            done.append(f"{snap.id}")
+                ctx.suites.add(gx.ExpectationSuite(name=ds.suite,
+                                                   expectations=load_suite_definition(ds.suite)["expectations"]))
+                suites.add(ds.suite)
+            result = schema.load(json.loads(stored.read_text(encoding="utf-8")))
+            name = f"{src.name}__{ds.name}"
+            run_time = datetime.fromtimestamp(stored.stat().st_mtime, UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+            key = ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=ds.suite),
+                                             run_id=RunIdentifier(run_name=name, run_time=run_time),
+                                             batch_identifier=name)
+            ctx.validation_results_store.set(key, result)
+            done.append(snapshot_id)
     ctx.build_data_docs()
     local = work / "gx" / "uncommitted" / "data_docs" / "local_site"
     dest = site / "gx"
@@ -91,7 +100,7 @@ def build(site: Path | None = None) -> Path:
 <li><a href="dbt/{dbt_index.name}">dbt docs</a>: every model and column, tests, exposures and the lineage graph</li>
 <li><a href="gx/index.html">Great Expectations Data Docs</a>: the latest validation of each dataset</li>
 </ul>
-<h2>Snapshots validated for these Data Docs</h2><ul>{items}</ul>
+<h2>Snapshots whose stored validation these Data Docs show</h2><ul>{items}</ul>
 <p>Analysts: see <code>docs/analyst-guide.md</code>. Operators: <code>docs/operations.md</code>.</p>
 </body></html>
 """, encoding="utf-8")

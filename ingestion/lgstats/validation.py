@@ -16,6 +16,7 @@ from typing import Any
 from lgstats.settings import PROJECT_DIR
 
 SUITES_DIR = PROJECT_DIR / "expectations"
+GX_RESULT = "gx_result.json"  # beside validation.md: what the Data Docs render
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +56,7 @@ class ValidationOutcome:
     evaluated: int
     failures: list[Failure]
     report_path: Path | None = None
+    gx_result: dict | None = None  # GX's own result, stored so the Data Docs render it without validating again
 
     def message(self, snapshot_id: str, snapshot_path: Path) -> str:
         lines = [f"validation failed for snapshot {snapshot_id} with suite '{self.suite}':"]
@@ -159,7 +161,8 @@ def run_suite(df, suite_name: str, parameters: dict[str, Any]) -> ValidationOutc
             observed = exc_info.get("exception_message")
         failures.append(Failure(cfg.type, column, res.get("unexpected_count"), examples, observed,
                                 (cfg.meta or {}).get("fix")))
-    return ValidationOutcome(suite_name, bool(result.success), len(result.results), failures)
+    return ValidationOutcome(suite_name, bool(result.success), len(result.results), failures,
+                             gx_result=result.to_json_dict())
 
 
 def write_report(outcome: ValidationOutcome, directory: Path, snapshot_id: str, raw: dict | None = None) -> Path:
@@ -179,5 +182,7 @@ def write_report(outcome: ValidationOutcome, directory: Path, snapshot_id: str, 
                "evaluated": outcome.evaluated,
                "failures": [f.__dict__ for f in outcome.failures], **(raw or {})}
     (directory / "validation.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    if outcome.gx_result is not None:
+        (directory / GX_RESULT).write_text(json.dumps(outcome.gx_result, default=str), encoding="utf-8")
     outcome.report_path = report
     return report
