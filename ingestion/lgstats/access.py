@@ -32,7 +32,7 @@ from psycopg import sql
 ROLES = {"admin": None, "pipeline": "lgstats_pipeline", "analyst": "lgstats_analyst", "bi": "lgstats_bi"}
 READERS = {"analyst": {"statement_timeout": "300s", "connection_limit": 10},
            "bi": {"statement_timeout": "60s", "connection_limit": 20}}
-OWNED_SCHEMAS = ("raw", "staging", "intermediate", "marts", "ops", "quarantine")
+OWNED_SCHEMAS = ("raw", "pending", "staging", "intermediate", "marts", "ops", "quarantine")
 HBA = """# Written by lgstats (lgstats/access.py): passwords (scram-sha-256) over TCP on loopback only.
 # No Unix socket is opened, and no line trusts anyone. For TLS from other hosts, see docs/operations.md.
 local   all   all                  reject

@@ -105,3 +105,97 @@ def record_origin(conn: psycopg.Connection, snapshot: Snapshot) -> None:
          o.get("licence_url"), bool(o.get("synthetic")), o.get("retrieved_at"), o["md5"], o.get("bytes"),
          o.get("pages"), str(snapshot.path / SIDECAR), json.dumps(o)),
     )
+
+
+def stage_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, columns: list[tuple[str, str]],
+                   rows: Iterable) -> int:
+    """The validate step's single parse: stream the rows into ``pending.<table>`` (the previous contents of
+    which, from any snapshot, are dropped first) and commit, so the load step publishes them without parsing."""
+    from lgstats.schema import ensure_pending_table
+
+    bootstrap(conn)
+    names = [n for n, _ in columns]
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"raw.{table}",))
+        ensure_raw_table(conn, table, columns)
+        ensure_pending_table(conn, table)
+        conn.execute(sql.SQL("delete from pending.{}").format(sql.Identifier(table)))
+        count = 0
+        copy_sql = sql.SQL("copy pending.{} ({}) from stdin").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)))
+        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            for row in _in_column_order(rows, names):
+                copy.write_row(row)
+                count += 1
+    return count
+
+
+def staged_frame(conn: psycopg.Connection, table: str, columns: list[tuple[str, str]], keep: list[str],
+                 categorical: set[str] = frozenset()):
+    """The staged rows' ``keep`` columns as a DataFrame, read back with COPY (C speed, no second parse):
+    integers and numerics as numbers, booleans as booleans, NULL as missing, text as text."""
+    import io
+
+    import pandas as pd
+
+    types = dict(columns)
+    keep = [c for c in keep if c in types]
+    query = sql.SQL("copy (select {} from pending.{}) to stdout with (format csv, header, null '\\N')").format(
+        sql.SQL(", ").join(map(sql.Identifier, keep)), sql.Identifier(table))
+    buf = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        for data in copy:
+            buf.write(data)
+    buf.seek(0)
+    dtypes = {c: ("category" if c in categorical else str) for c in keep}
+    frame = pd.read_csv(buf, dtype=dtypes, keep_default_na=False, na_values=["\\N"])
+    for c in keep:
+        kind = types[c].split()[0]
+        if kind in ("integer", "bigint", "numeric"):
+            frame[c] = pd.to_numeric(frame[c].astype(object), errors="coerce")
+        elif kind == "boolean":
+            frame[c] = frame[c].map({"t": True, "f": False})
+    return frame
+
+
+def publish_staged(conn: psycopg.Connection, snapshot: Snapshot, table: str,
+                   columns: list[tuple[str, str]]) -> LoadResult | None:
+    """Move a validated snapshot's staged rows into ``raw.<table>`` in one transaction, with its origin and
+    the ops.loads record. None when nothing is staged for it (the caller then parses and loads)."""
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    bootstrap(conn)
+    names = sql.SQL(", ").join(map(sql.Identifier, [n for n, _ in columns]))
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"raw.{table}",))
+        if conn.execute("select to_regclass(%s)", (f"pending.{table}",)).fetchone()[0] is None:
+            return None
+        staged = conn.execute(sql.SQL("select count(*), bool_and(snapshot_id = %s) from pending.{}").format(
+            sql.Identifier(table)), (snapshot.id,)).fetchone()
+        if not staged[0] or not staged[1]:
+            return None
+        ensure_raw_table(conn, table, columns)
+        if _already_loaded(conn, snapshot):
+            status, count = "unchanged", 0
+        else:
+            conn.execute(sql.SQL("delete from raw.{} where snapshot_id = %s").format(sql.Identifier(table)),
+                         (snapshot.id,))
+            count = conn.execute(sql.SQL("insert into raw.{} ({}) select {} from pending.{}").format(
+                sql.Identifier(table), names, names, sql.Identifier(table))).rowcount
+            record_origin(conn, snapshot)
+            status = "loaded"
+        conn.execute(sql.SQL("delete from pending.{}").format(sql.Identifier(table)))
+        conn.execute(
+            "insert into ops.loads (snapshot_id, raw_table, status, rows, bytes, md5, started_at, duration_s)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (snapshot.id, f"raw.{table}", status, count, snapshot.origin.get("bytes"), snapshot.origin["md5"],
+             started, round(time.monotonic() - t0, 3)),
+        )
+    return LoadResult(snapshot.id, f"raw.{table}", status, count, time.monotonic() - t0)
+
+
+def discard_staged(conn: psycopg.Connection, table: str) -> None:
+    """A snapshot that failed validation leaves nothing staged."""
+    if conn.execute("select to_regclass(%s)", (f"pending.{table}",)).fetchone()[0] is not None:
+        conn.execute(sql.SQL("delete from pending.{}").format(sql.Identifier(table)))
+        conn.commit()

@@ -63,19 +63,34 @@ def _parts(snapshot_path: str):
 
 
 def validate(snapshot_path: str) -> dict[str, Any]:
-    """Run the dataset's GX suite on the parsed snapshot; raise ValidationFailed on any failure."""
-    from lgstats.validation import Failure, ValidationFailed, ValidationOutcome, run_suite, write_report
+    """Parse the snapshot once: its rows stream into ``pending.<raw table>`` and the dataset's GX suite runs
+    on the columns it reads, read back from there; the load step then publishes the staged rows without
+    parsing again. Raise ValidationFailed on any failure (nothing stays staged)."""
+    from lgstats import warehouse
+    from lgstats.loading import discard_staged, stage_snapshot, staged_frame
+    from lgstats.validation import Failure, ValidationFailed, ValidationOutcome, run_suite, suite_columns, write_report
 
     snapshot, src, ds, conn_mod = _parts(snapshot_path)
     settings = get_settings()
     report_dir = settings.reports / "validation" / snapshot.id
-    try:
-        frame = conn_mod.validation_frame(conn_mod.parse(snapshot, ds), ds)
-    except ValueError as exc:  # PageError and friends: the file itself is broken
-        outcome = ValidationOutcome(ds.suite, False, 1, [Failure("snapshot files parse as the source's format",
-                                                                 None, None, observed=str(exc))])
-    else:
-        outcome = run_suite(frame, ds.suite, conn_mod.suite_parameters(src, ds, snapshot))
+    columns = conn_mod.columns(ds)
+    names = [n for n, _ in columns]
+    with warehouse.connect() as conn:
+        try:
+            stage_snapshot(conn, snapshot, ds.raw_table, columns, conn_mod.rows(snapshot, ds))
+        except ValueError as exc:  # PageError and friends: the file itself is broken
+            conn.rollback()
+            outcome = ValidationOutcome(ds.suite, False, 1, [Failure("snapshot files parse as the source's format",
+                                                                     None, None, observed=str(exc))])
+        else:
+            read = suite_columns(ds.suite, [*names, *getattr(conn_mod, "DERIVED_COLUMNS", {})])
+            keep = sorted({getattr(conn_mod, "DERIVED_COLUMNS", {}).get(c, c) for c in read})
+            frame = staged_frame(conn, ds.raw_table, columns, keep, getattr(conn_mod, "CATEGORICAL", set()))
+            finish = getattr(conn_mod, "finish_frame", None)
+            frame = finish(frame, ds) if finish else frame
+            outcome = run_suite(frame, ds.suite, conn_mod.suite_parameters(src, ds, snapshot))
+        if not outcome.success:
+            discard_staged(conn, ds.raw_table)
     write_report(outcome, report_dir, snapshot.id)
     _record_validation(snapshot.id, outcome)
     if not outcome.success:
@@ -103,13 +118,16 @@ def _record_validation(snapshot_id: str, outcome) -> None:
 
 
 def load(snapshot_path: str) -> dict[str, Any]:
+    """Publish the rows the validate step staged (no second parse); a snapshot loaded without a validate
+    step before it (tools, tests) is parsed and loaded directly."""
     from lgstats import warehouse
-    from lgstats.loading import load_snapshot
+    from lgstats.loading import load_snapshot, publish_staged
 
     snapshot, src, ds, conn_mod = _parts(snapshot_path)
-    rows = conn_mod.rows(snapshot, ds)
     with warehouse.connect() as conn:
-        result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.columns(ds), rows)
+        result = publish_staged(conn, snapshot, ds.raw_table, conn_mod.columns(ds))
+        if result is None:
+            result = load_snapshot(conn, snapshot, ds.raw_table, conn_mod.columns(ds), conn_mod.rows(snapshot, ds))
     snapshots.finalise(snapshot.path)
     log.info("%s: %s %s rows into %s in %.2f s", result.snapshot_id, result.status, result.rows,
              result.raw_table, result.seconds)

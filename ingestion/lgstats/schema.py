@@ -14,6 +14,7 @@ BOOTSTRAP = """
 create schema if not exists raw;
 create schema if not exists ops;
 create schema if not exists quarantine;
+create schema if not exists pending;  -- parsed rows of a snapshot being validated, published by the load step
 create table if not exists raw.snapshot_origins (
     snapshot_id   text primary key,
     source        text not null,
@@ -158,6 +159,12 @@ def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[s
     conn.execute(sql.SQL("create table if not exists raw.{} ({})").format(sql.Identifier(table), cols))
     conn.execute(sql.SQL("create index if not exists {} on raw.{} (snapshot_id)").format(
         sql.Identifier(f"{table}__snapshot"), sql.Identifier(table)))
+
+
+def ensure_pending_table(conn: psycopg.Connection, table: str) -> None:
+    """``pending.<table>``: the raw table's twin, where the validate step stages a snapshot's rows."""
+    conn.execute(sql.SQL("create table if not exists pending.{} (like raw.{})").format(
+        sql.Identifier(table), sql.Identifier(table)))
 
 
 def sync_registry(conn: psycopg.Connection) -> None:

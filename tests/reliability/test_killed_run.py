@@ -1,11 +1,13 @@
 """``lgstats run`` killed with SIGKILL (the whole process group: the CLI and the DAG process it drives),
-first during ingestion, then again in the middle of the marts layer, then run to the end:
-``marts.fct_observation`` equals that of a clean run, with no duplicate key.
+first during ingestion, then after the single validate-and-load pass staged the rows, then in the middle of
+the marts layer, then run to the end: ``marts.fct_observation`` equals that of a clean run, with no
+duplicate key.
 
 Kill points: right after the fetch of the observations (the snapshot is written, nothing validated or
-loaded), and after the first mart is reported built (some marts new, the rest, fct_observation among them
-or just after it, not): the states a power cut or the OOM killer leaves. A kill inside ``COPY`` is the
-SIGKILL-mid-COPY test next to this one.
+loaded); as the load starts (the validate step has parsed the snapshot once and staged its rows in
+``pending``, nothing is published); and after the first mart is reported built (some marts new, the rest,
+fct_observation among them or just after it, not): the states a power cut or the OOM killer leaves. A kill
+inside ``COPY`` is the SIGKILL-mid-COPY test next to this one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pathlib import Path
 from lgstats.settings import PROJECT_DIR
 from tests.conftest import fct_rows
 
-KILL_POINTS = ("] fetch_series_data", "] marts.")  # progress lines: after that task finished
+# progress lines, printed as each task starts: during the ingestion, after the single validate-and-load pass
+# staged the rows (the load has just started to publish them), and in the middle of the marts layer
+KILL_POINTS = ("] fetch_series_data", "] load_series_data", "] marts.")
 
 
 def test_a_run_killed_in_ingestion_then_mid_build_and_rerun_equals_a_clean_run(clean_replay, fresh_database,

@@ -145,5 +145,7 @@ def test_a_rejected_register_loads_nothing_and_says_where_to_look(tmp_path, monk
     message = str(err.value)
     assert f"file {KDN} row 554" in message and "Nothing from it was loaded" in message
     assert "fix them there" in message  # replayed files: the message points at the replay folder
-    with warehouse.connect() as conn:
-        assert conn.execute("select to_regclass('raw.registers__id_kemendagri')").fetchone()[0] is None
+    with warehouse.connect() as conn:  # nothing loaded, nothing left staged
+        assert conn.execute("select count(*) from raw.registers__id_kemendagri").fetchone()[0] == 0
+        assert conn.execute("select count(*) from pending.registers__id_kemendagri").fetchone()[0] == 0
+        assert conn.execute("select count(*) from raw.snapshot_origins").fetchone()[0] == 0

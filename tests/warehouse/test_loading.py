@@ -60,3 +60,48 @@ def test_a_load_that_fails_mid_copy_leaves_nothing(warehouse_url):
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("select to_regclass('raw.un_sdg__series_data')").fetchone()[0] is None
         assert conn.execute("select count(*) from raw.snapshot_origins").fetchone()[0] == 0
+
+
+def test_validate_parses_once_and_load_publishes_the_staged_rows(warehouse_url, monkeypatch):
+    """One parse per snapshot: validate streams the rows into pending.<table> and checks the columns its suite
+    reads from there; load publishes them in one transaction without parsing again."""
+    from lgstats import connectors
+
+    path = pipeline.fetch("un_sdg", "series_data", "2026-11-28", "replay")
+    expected = un_sdg.expected_rows(Snapshot.open(Path(path)))
+    pipeline.validate(path)
+    assert _count(warehouse_url, "select count(*) from pending.un_sdg__series_data") == expected
+    assert _count(warehouse_url, "select count(*) from raw.un_sdg__series_data") == 0
+
+    def no_second_parse(*args, **kwargs):
+        raise AssertionError("load must publish the staged rows, not parse the snapshot again")
+
+    mod = connectors.get("un_sdg")
+    monkeypatch.setattr(mod, "rows", no_second_parse)
+    monkeypatch.setattr(mod, "parse", no_second_parse)
+    result = pipeline.load(path)
+    assert result["status"] == "loaded" and result["rows"] == expected
+    assert _count(warehouse_url, "select count(*) from raw.un_sdg__series_data") == expected
+    assert _count(warehouse_url, "select count(*) from pending.un_sdg__series_data") == 0
+    assert _count(warehouse_url, "select count(*) from raw.snapshot_origins") == 1
+
+
+def test_a_snapshot_that_fails_validation_leaves_nothing_staged(warehouse_url, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from lgstats.validation import ValidationFailed
+    from tests.conftest import REPLAY
+
+    bad = tmp_path / "replay"
+    shutil.copytree(REPLAY / "un_sdg", bad / "un_sdg")
+    page = bad / "un_sdg" / "series_data" / "SG_GOV_LOGV__page-0001.json"
+    payload = json.loads(page.read_text())
+    payload["data"][0]["timePeriodStart"] = 1066.0
+    page.write_text(json.dumps(payload))
+    monkeypatch.setenv("LGSTATS_REPLAY_DIR", str(bad))
+    path = pipeline.fetch("un_sdg", "series_data", "2026-11-28", "replay")
+    with pytest.raises(ValidationFailed, match="SG_GOV_LOGV__page-0001.json row 1"):
+        pipeline.validate(path)
+    assert _count(warehouse_url, "select count(*) from pending.un_sdg__series_data") == 0
+    assert _count(warehouse_url, "select count(*) from raw.un_sdg__series_data") == 0

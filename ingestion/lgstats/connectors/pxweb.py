@@ -221,6 +221,12 @@ def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> di
             "year_max": dataset.thresholds.get("year_max", 2100)}
 
 
+def finish_frame(frame, dataset: Dataset | None = None):
+    """The staged rows read back: whether the table has an area variable (the suite's row condition)."""
+    frame["has_area_variable"] = dataset is None or spec(dataset)["area_variable"] is not None
+    return frame
+
+
 def validation_frame(rows, dataset: Dataset | None = None):
     import pandas as pd
 

@@ -312,6 +312,17 @@ _SHARED = {"snapshot_id", "source_file", "series_code", "geo_area_code", "area_c
            "dimensions", "attributes", "nature", "value_type", "reporting_type"}
 
 
+DERIVED_COLUMNS = {"value_float": "value_num"}  # a suite column → the raw column it is derived from
+CATEGORICAL = _SHARED  # read back as categories: few distinct values, stored once
+
+
+def finish_frame(frame, dataset: Dataset | None = None):
+    """The staged rows read back: the suite checks value_float, derived from value_num."""
+    if "value_num" in frame:
+        frame["value_float"] = frame.pop("value_num").astype(float)
+    return frame
+
+
 def validation_frame(rows, dataset: Dataset | None = None):
     """The parsed rows as a DataFrame with the derived columns the suite checks. Series/Data keeps only the
     columns its suite reads (memory stays near a gigabyte at 10M rows); the lists keep every column."""
