@@ -106,6 +106,7 @@ def validate(snapshot_path: str) -> dict[str, Any]:
 def _record_validation(snapshot_id: str, outcome) -> None:
     from lgstats import warehouse
     from lgstats.schema import bootstrap
+    from lgstats.validation import json_safe
 
     with warehouse.connect() as conn:
         bootstrap(conn)
@@ -113,7 +114,7 @@ def _record_validation(snapshot_id: str, outcome) -> None:
             "insert into ops.validations (snapshot_id, suite, success, evaluated, failed, failures, report_path)"
             " values (%s, %s, %s, %s, %s, %s, %s)",
             (snapshot_id, outcome.suite, outcome.success, outcome.evaluated, len(outcome.failures),
-             json.dumps([f.__dict__ for f in outcome.failures], default=str), str(outcome.report_path)),
+             json.dumps(json_safe([f.__dict__ for f in outcome.failures]), default=str), str(outcome.report_path)),
         )
 
 

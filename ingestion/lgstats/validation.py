@@ -67,6 +67,32 @@ class ValidationOutcome:
         return "\n".join(lines)
 
 
+def plain(value: Any) -> Any:
+    """A value from a frame as JSON can hold it: numpy scalars as Python, NaN and NA (missing) as None."""
+    value = value.item() if hasattr(value, "item") else value
+    try:
+        import pandas as pd
+
+        if not isinstance(value, (list, dict)) and pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def json_safe(value: Any) -> Any:
+    """Failures as strict JSON (PostgreSQL's jsonb refuses NaN and Infinity): non-finite numbers become None."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return plain(value) if hasattr(value, "item") else value
+
+
 def load_suite_definition(name: str) -> dict:
     path = SUITES_DIR / f"{name}.json"
     if not path.exists():
@@ -149,12 +175,12 @@ def run_suite(df, suite_name: str, parameters: dict[str, Any]) -> ValidationOutc
         examples = []
         for item in (res.get("unexpected_index_list") or [])[:10]:
             if isinstance(item, dict):
-                value = item.get(column) if column else None
-                value = value.item() if hasattr(value, "item") else value  # numpy scalar -> Python
-                examples.append({"source_file": item.get("source_file"), "row_number": item.get("row_number"),
-                                 "value": value})
+                row = plain(item.get("row_number"))
+                examples.append({"source_file": plain(item.get("source_file")),
+                                 "row_number": int(row) if isinstance(row, (int, float)) else row,
+                                 "value": plain(item.get(column)) if column else None})
         if not examples and res.get("partial_unexpected_list"):
-            examples = [{"value": v} for v in res["partial_unexpected_list"][:10]]
+            examples = [{"value": plain(v)} for v in res["partial_unexpected_list"][:10]]
         exc_info = r.exception_info or {}
         observed = res.get("observed_value")
         if exc_info.get("raised_exception"):
