@@ -124,7 +124,7 @@ def psql_copy(snapshot: str, url: str, table: str) -> dict:
 def dagbag_fill() -> dict:
     """Time to fill a DagBag with every DAG of dags/ in a fresh process (what the dag-processor does per
     parse), apart from importing Airflow itself."""
-    code = ("import time, json; from lgstats.runtime import apply_airflow_env; apply_airflow_env(); "
+    code = ("import time, json; from lgstats.toolchain import apply_airflow_env; apply_airflow_env(); "
             "from airflow.dag_processing.dagbag import DagBag; t = time.perf_counter(); "
             "bag = DagBag(dag_folder='dags'); "
             "print(json.dumps({'seconds': round(time.perf_counter() - t, 3), 'dags': len(bag.dags), "

@@ -7,7 +7,7 @@ change. Each DAG is fetch → validate → load → check per dataset, and updat
 """
 
 from lgstats import registry
-from lgstats.orchestration import GENERIC_CONNECTORS, build_ingest_dag
+from lgstats.dag_factory import GENERIC_CONNECTORS, build_ingest_dag
 
 for _name, _source in registry.sources().items():
     if _source.connector in GENERIC_CONNECTORS:

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from lgstats.orchestration import (
+from lgstats.dag_factory import (
     RUN_CALLBACKS,
     RUNBOOK,
     START,

@@ -6,7 +6,7 @@ from airflow.sdk import DAG, AssetAny, chain, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from lgstats.orchestration import RUN_CALLBACKS, RUNBOOK, all_raw_assets, default_args
+from lgstats.dag_factory import RUN_CALLBACKS, RUNBOOK, all_raw_assets, default_args
 from lgstats.settings import PROJECT_DIR
 
 DBT_DIR = PROJECT_DIR / "dbt"

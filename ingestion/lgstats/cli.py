@@ -61,10 +61,10 @@ _DAG_MARK = re.compile(r"\[lgstats\] dag (\S+) (start|end)(?: (\S+))?")
 
 
 def _run_dags(dag_ids: list[str], logical_date: str, conf: dict, run_dir: Path, env: dict, name: str) -> list[dict]:
-    """Run ``dag_ids`` one after another in one process (lgstats.dagrun), printing each DAG and its tasks as
+    """Run ``dag_ids`` one after another in one process (lgstats.dag_runner), printing each DAG and its tasks as
     they start; returns one outcome per DAG (its JSON result, its seconds, the log)."""
     log_path = run_dir / f"{name}.log"
-    cmd = [sys.executable, "-m", "lgstats.dagrun", *dag_ids, "--logical-date", logical_date,
+    cmd = [sys.executable, "-m", "lgstats.dag_runner", *dag_ids, "--logical-date", logical_date,
            "--conf", json.dumps(conf), "--result-dir", str(run_dir)]
     seconds: dict[str, float] = {}
     current, t0 = None, time.monotonic()
@@ -162,7 +162,7 @@ def _failures(path: Path) -> list[dict]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lgstats import runtime
+    from lgstats import toolchain
 
     s = get_settings()
     available = _ingest_dags()
@@ -184,14 +184,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         lock_conn.close()
         return 3
     try:
-        env = {**os.environ, **runtime.airflow_env(s), "LGSTATS_MODE": args.mode}
+        env = {**os.environ, **toolchain.airflow_env(s), "LGSTATS_MODE": args.mode}
         # Interactive runs fail fast: the HTTP clients retry on their own; task retries are the scheduler's.
         env.setdefault("LGSTATS_TASK_RETRIES", os.environ.get("LGSTATS_TASK_RETRIES", "0"))
         os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "LGSTATS"))})
         _print("  airflow metadata ...")
-        runtime.ensure_airflow_db(s)
+        toolchain.ensure_airflow_db(s)
         _print("  dbt manifest ...")
-        runtime.ensure_manifest()
+        toolchain.ensure_manifest()
         run_dir = s.home / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         run_dir.mkdir(parents=True, exist_ok=True)
         env["LGSTATS_FAILURE_FILE"] = str(run_dir / "failures.jsonl")
@@ -318,11 +318,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- docs, airflow
 def cmd_docs(args: argparse.Namespace) -> int:
-    from lgstats import docs_site, runtime
+    from lgstats import docs_site, toolchain
 
     s = get_settings()
     warehouse.ensure_running(s)
-    runtime.ensure_manifest()
+    toolchain.ensure_manifest()
     _print("building the dbt docs and the Great Expectations Data Docs ...")
     index = docs_site.build(Path(args.out) if args.out else None)
     _print(f"documentation: {index}")
@@ -330,7 +330,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
-    from lgstats.airflow_services import serve
+    from lgstats.airflow_stack import serve
 
     return serve(port=args.port)
 

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lgstats import registry
-from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env, get_settings
 from lgstats.snapshots import Snapshot, partition_path
+from lgstats.toolchain import DBT_DIR, _bin
 
 
 def _latest_partition(root: Path, source: str, dataset: str) -> Path | None:

@@ -68,7 +68,7 @@ def test_a_new_sdmx_dataset_needs_only_its_registry_entry(extended_registry, war
 
 
 def test_the_new_source_gets_its_ingest_dag(extended_registry):
-    from lgstats.runtime import apply_airflow_env
+    from lgstats.toolchain import apply_airflow_env
 
     apply_airflow_env()
     namespace = runpy.run_path(str(PROJECT_DIR / "dags" / "national_statistics_ingest.py"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lgstats.runtime import apply_airflow_env, ensure_manifest
 from lgstats.settings import PROJECT_DIR
+from lgstats.toolchain import apply_airflow_env, ensure_manifest
 
 DAG_FILES = sorted(p for p in (PROJECT_DIR / "dags").glob("*.py") if not p.name.startswith("_"))
 EXPECTED = {"un_sdg_ingest", "world_bank_ingest", "abs_ingest", "stats_nz_ingest", "oecd_ingest", "psa_ingest",

@@ -8,8 +8,8 @@ import subprocess
 import psycopg
 
 from lgstats import pipeline
-from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
+from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions
 
 

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from lgstats import gates, pipeline
-from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
+from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions, role_url
 
 MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_in_local_government",

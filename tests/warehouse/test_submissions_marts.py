@@ -9,9 +9,9 @@ import subprocess
 import psycopg
 import pytest
 
-from lgstats.runtime import DBT_DIR, _bin
 from lgstats.settings import export_warehouse_env
 from lgstats.submissions import contract, process
+from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions
 
 

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from lgstats import runtime, warehouse
+from lgstats import toolchain, warehouse
 from lgstats.settings import get_settings
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -43,7 +43,7 @@ def _password(airflow_home: Path) -> str | None:
 def serve(port: int = 8080, wait_seconds: float = 90) -> int:
     s = get_settings()
     warehouse.ensure_running(s)
-    env = {**os.environ, **runtime.airflow_env(s),
+    env = {**os.environ, **toolchain.airflow_env(s),
            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
            "AIRFLOW__API__HOST": "127.0.0.1",
            "AIRFLOW__API__PORT": str(port),
@@ -52,11 +52,11 @@ def serve(port: int = 8080, wait_seconds: float = 90) -> int:
            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": os.environ.get("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
                                                                         "8793")}
     os.environ.update(env)
-    runtime.ensure_airflow_db(s)
-    runtime.ensure_manifest()
+    toolchain.ensure_airflow_db(s)
+    toolchain.ensure_manifest()
     logs = s.airflow_home / "service-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    airflow = runtime._bin("airflow")
+    airflow = toolchain._bin("airflow")
     procs = []
     for name in COMPONENTS:
         log = open(logs / f"{name}.log", "w")  # noqa: SIM115 - kept open for the child's lifetime
