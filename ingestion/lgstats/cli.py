@@ -16,6 +16,7 @@ from pathlib import Path
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, harmless
 
 from lgstats import registry, warehouse  # noqa: E402
+from lgstats.access import CredentialsError  # noqa: E402
 from lgstats.settings import PROJECT_DIR, get_settings  # noqa: E402
 
 RUN_LOCK_KEY = 724_171_001  # pg advisory lock: one `lgstats run` at a time per warehouse
@@ -376,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (warehouse.WarehouseError, registry.RegistryError) as exc:
+    except (warehouse.WarehouseError, registry.RegistryError, CredentialsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
