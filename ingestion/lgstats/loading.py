@@ -72,21 +72,31 @@ def load_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, colu
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"raw.{table}",))
         ensure_raw_table(conn, table, columns)
-        if _already_loaded(conn, snapshot):
-            status, count = "unchanged", 0
-        else:
-            conn.execute(sql.SQL("delete from raw.{} where snapshot_id = %s").format(sql.Identifier(table)),
-                         (snapshot.id,))
-            count = copy_rows(conn, table, names, rows, progress_every)
-            record_origin(conn, snapshot)
-            status = "loaded"
-        conn.execute(
-            "insert into ops.loads (snapshot_id, raw_table, status, rows, bytes, md5, started_at, duration_s)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (snapshot.id, f"raw.{table}", status, count, snapshot.origin.get("bytes"), snapshot.origin["md5"],
-             started, round(time.monotonic() - t0, 3)),
-        )
+        status, count = _replace_rows(conn, snapshot, table, lambda: copy_rows(conn, table, names, rows,
+                                                                               progress_every))
+        _record_load(conn, snapshot, table, status, count, started, t0)
     return LoadResult(snapshot.id, f"raw.{table}", status, count, time.monotonic() - t0)
+
+
+def _replace_rows(conn: psycopg.Connection, snapshot: Snapshot, table: str, write) -> tuple[str, int]:
+    """Inside the load's transaction: unless this exact snapshot is loaded already, replace its rows with what
+    ``write()`` puts in (returning the row count) and record its origin."""
+    if _already_loaded(conn, snapshot):
+        return "unchanged", 0
+    conn.execute(sql.SQL("delete from raw.{} where snapshot_id = %s").format(sql.Identifier(table)), (snapshot.id,))
+    count = write()
+    record_origin(conn, snapshot)
+    return "loaded", count
+
+
+def _record_load(conn: psycopg.Connection, snapshot: Snapshot, table: str, status: str, count: int, started,
+                 t0: float) -> None:
+    conn.execute(
+        "insert into ops.loads (snapshot_id, raw_table, status, rows, bytes, md5, started_at, duration_s)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (snapshot.id, f"raw.{table}", status, count, snapshot.origin.get("bytes"), snapshot.origin["md5"],
+         started, round(time.monotonic() - t0, 3)),
+    )
 
 
 def record_origin(conn: psycopg.Connection, snapshot: Snapshot) -> None:
@@ -175,22 +185,11 @@ def publish_staged(conn: psycopg.Connection, snapshot: Snapshot, table: str,
         if not staged[0] or not staged[1]:
             return None
         ensure_raw_table(conn, table, columns)
-        if _already_loaded(conn, snapshot):
-            status, count = "unchanged", 0
-        else:
-            conn.execute(sql.SQL("delete from raw.{} where snapshot_id = %s").format(sql.Identifier(table)),
-                         (snapshot.id,))
-            count = conn.execute(sql.SQL("insert into raw.{} ({}) select {} from pending.{}").format(
-                sql.Identifier(table), names, names, sql.Identifier(table))).rowcount
-            record_origin(conn, snapshot)
-            status = "loaded"
+        status, count = _replace_rows(conn, snapshot, table, lambda: conn.execute(
+            sql.SQL("insert into raw.{} ({}) select {} from pending.{}").format(
+                sql.Identifier(table), names, names, sql.Identifier(table))).rowcount)
         conn.execute(sql.SQL("delete from pending.{}").format(sql.Identifier(table)))
-        conn.execute(
-            "insert into ops.loads (snapshot_id, raw_table, status, rows, bytes, md5, started_at, duration_s)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (snapshot.id, f"raw.{table}", status, count, snapshot.origin.get("bytes"), snapshot.origin["md5"],
-             started, round(time.monotonic() - t0, 3)),
-        )
+        _record_load(conn, snapshot, table, status, count, started, t0)
     return LoadResult(snapshot.id, f"raw.{table}", status, count, time.monotonic() - t0)
 
 
