@@ -6,7 +6,8 @@
         {{ return([]) }}
     {% endif %}
     {% set query %}
-        select source, dataset, connector, raw_table, area_fixed, area_scheme, time_variable, series::text as series
+        select source, dataset, connector, raw_table, area_fixed, area_scheme, time_variable, series::text as series,
+            area_map
         from {{ source('ops', 'datasets') }}
         where connector in ('sdmx', 'pxweb') and staging_model is null
         order by source, dataset
@@ -15,7 +16,7 @@
     {% for row in run_query(query).rows %}
         {% do found.append({'source': row[0], 'dataset': row[1], 'connector': row[2],
                             'raw_table': row[3].split('.')[-1], 'area_fixed': row[4], 'area_scheme': row[5],
-                            'time_variable': row[6], 'series': fromjson(row[7] or '[]')}) %}
+                            'time_variable': row[6], 'series': fromjson(row[7] or '[]'), 'area_map': row[8]}) %}
     {% endfor %}
     {{ return(found) }}
 {% endmacro %}

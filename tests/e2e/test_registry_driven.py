@@ -1,6 +1,7 @@
-"""One declaration per dataset: an SDMX dataset with quarterly periods and a fixed area, a PXWeb table with
-monthly periods, and an SDMX dataset with ISO3 area codes each reach marts.fct_observation and
-dim_indicator from their registry entry alone, in a real `lgstats run --mode live` against local servers."""
+"""One declaration per dataset: an SDMX dataset with quarterly periods and a fixed area, an SDMX dataset with
+ISO3 area codes, one with subnational codes through an existing mapping file, and a PXWeb table with monthly
+periods each reach marts.fct_observation and dim_indicator from their registry entry alone, in a real
+`lgstats run --mode live` against local servers."""
 
 from __future__ import annotations
 
@@ -66,6 +67,28 @@ datasets:
     suite: sdmx__observations
     raw_table: iso__by_country
 """,
+    "lga": """
+name: lga
+title: Test SDMX source with subnational codes and a mapping file
+connector: sdmx
+owner: data-eng
+base_url: https://sdmx.example.org/rest
+licence: "test entry"
+expected_refresh_days: 100
+datasets:
+  - name: by_lga
+    agency: TST
+    flow: DF_L
+    version: "1.0"
+    dimensions: [REGION, MEASURE]
+    area_dimension: REGION
+    area_map: map_abs__lga2025
+    measure_dimension: MEASURE
+    series:
+      - {code: POP, name: "Test population by LGA", unit: PERSONS}
+    suite: sdmx__observations
+    raw_table: lga__by_lga
+""",
     "pxw": """
 name: pxw
 title: Test PXWeb source
@@ -91,6 +114,8 @@ QUARTERLY = ("DATAFLOW,FREQ,INDICATOR,TIME_PERIOD,OBS_VALUE\n"
              "TST:DF_Q(1.0),Q,GDPQ,2023-Q1,10\nTST:DF_Q(1.0),Q,GDPQ,2023-Q2,11\nTST:DF_Q(1.0),Q,GDPQ,2024-Q1,12\n")
 BY_COUNTRY = ("DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE\n"
               "TST:DF_C(1.0),PHL,SHARE,2022,40.5\nTST:DF_C(1.0),JPN,SHARE,2022,30.25\nTST:DF_C(1.0),USA,SHARE,2022,1\n")
+BY_LGA = ("DATAFLOW,REGION,MEASURE,TIME_PERIOD,OBS_VALUE\n"
+          "TST:DF_L(1.0),31000,POP,2024,100\nTST:DF_L(1.0),15750,POP,2024,5\n")
 MONTHS = ["2023M01", "2023M02", "2023M03"]
 META = {"title": "Arrivals", "variables": [
     {"code": "Measure", "text": "Measure", "values": ["0"], "valueTexts": ["Arrivals"]},
@@ -107,7 +132,7 @@ def jsonstat(query: dict) -> dict:
 
 
 def sdmx(request) -> Response:
-    body = QUARTERLY if "DF_Q" in request.path else BY_COUNTRY
+    body = QUARTERLY if "DF_Q" in request.path else BY_LGA if "DF_L" in request.path else BY_COUNTRY
     return Response(body, content_type="application/vnd.sdmx.data+csv; charset=utf-8")
 
 
@@ -128,24 +153,27 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
     url = fresh_database()
     env = {**os.environ, "LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": url,
            "LGSTATS_REGISTRY_DIR": str(folder), "LGSTATS_QTR_BASE_URL": httpserver.url_for("/rest"),
-           "LGSTATS_ISO_BASE_URL": httpserver.url_for("/rest"), "LGSTATS_PXW_BASE_URL": httpserver.url_for("/px")}
+           "LGSTATS_ISO_BASE_URL": httpserver.url_for("/rest"), "LGSTATS_LGA_BASE_URL": httpserver.url_for("/rest"),
+           "LGSTATS_PXW_BASE_URL": httpserver.url_for("/px")}
     proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "run", "--mode", "live",
-                           "--source", "qtr", "--source", "iso", "--source", "pxw"], env=env, cwd=PROJECT_DIR,
+                           "--source", "qtr", "--source", "iso", "--source", "lga", "--source", "pxw"], env=env,
+                          cwd=PROJECT_DIR,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     with psycopg.connect(url) as conn:
         q = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
         rows = q("select source_dataset, series_code, area_code, year, period, value::text, unit "
                  "from marts.fct_observation where source_dataset in ('qtr/quarterly', 'iso/by_country', "
-                 "'pxw/arrivals') order by 1, 3, 4, 5")
+                 "'lga/by_lga', 'pxw/arrivals') order by 1, 3, 4, 5")
         indicators = dict((c, (n, u)) for c, n, u in q(
             "select series_code, series_name, unit from marts.dim_indicator where series_code like any "
-            "(array['qtr.%', 'iso.%', 'pxw.%'])"))
+            "(array['qtr.%', 'iso.%', 'lga.%', 'pxw.%'])"))
         unmapped = q("select source_dataset, source_area from intermediate.int_areas_unmapped "
-                     "where source_dataset = 'iso/by_country'")
+                     "where source_dataset in ('iso/by_country', 'lga/by_lga') order by 1")
     assert rows == [
         ("iso/by_country", "iso.SHARE", "392", 2022, None, "30.25", "PERCENT"),
         ("iso/by_country", "iso.SHARE", "608", 2022, None, "40.5", "PERCENT"),
+        ("lga/by_lga", "lga.POP", "AU-LGA2025-31000", 2024, None, "100", "PERSONS"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M01", "100", "PERSONS"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M02", "120", "PERSONS"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M03", "90", "PERSONS"),
@@ -155,7 +183,9 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
     ]
     assert indicators == {"qtr.GDPQ": ("Test quarterly output", "AUD"),
                           "iso.SHARE": ("Test share by country", "PERCENT"),
+                          "lga.POP": ("Test population by LGA", "PERSONS"),
                           "pxw.0": ("Test monthly arrivals", "PERSONS")}
-    assert unmapped == [("iso/by_country", "USA")]  # outside the area list: kept and listed, not dropped
+    # outside the area list or the mapping file: kept and listed, not dropped
+    assert unmapped == [("iso/by_country", "USA"), ("lga/by_lga", "15750")]
     after = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_DIR, capture_output=True, text=True).stdout
     assert after == before  # no file of the project was written: the registry entries were enough

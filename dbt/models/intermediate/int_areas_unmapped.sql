@@ -18,7 +18,8 @@ from {{ ref('stg_psa__poverty_incidence') }}
 where not in_area_map
 group by area_label_clean
 union all
-select source_dataset, 'area or area_scheme in the registry entry', area_source_code, count(*), min(year), max(year)
+select source_dataset, 'area, area_scheme or area_map in the registry entry', area_source_code, count(*), min(year),
+    max(year)
 from {{ ref('int_registry_observations') }}
-where area_code is null
+where not area_listed
 group by source_dataset, area_source_code
