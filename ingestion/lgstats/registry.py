@@ -51,9 +51,16 @@ class Series(BaseModel):
         return [".".join(i.split(".")[:2]) for i in self.indicators]
 
 
+class ConnectorKeys(BaseModel):
+    """Base of each connector's ``DatasetSpec``: the keys only that connector reads; any other is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Dataset(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str
+    description: str | None = None
     kind: str | None = None
     endpoint: str = ""  # UN SDG, World Bank: path template; SDMX and PXWeb build theirs from `flow`/`table`
     suite: str

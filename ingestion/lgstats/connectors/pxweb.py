@@ -15,10 +15,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
-from lgstats.registry import Dataset, Source
+from lgstats.registry import ConnectorKeys, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 COLUMNS: list[tuple[str, str]] = [
@@ -44,11 +42,9 @@ COLUMNS: list[tuple[str, str]] = [
 FOOTNOTE = re.compile(r"(?:(?:\s+|\s*,\s*)(?:[a-z]?\d*/[a-z0-9]*|r\d+))+\s*$", re.IGNORECASE)
 
 
-class DatasetSpec(BaseModel):
+class DatasetSpec(ConnectorKeys):
     """The PXWeb keys of a registry dataset (besides the common ones); any other key is refused at load."""
 
-    model_config = ConfigDict(extra="forbid")
-    description: str | None = None
     table: str
     selection: dict[str, str | list[str] | dict[str, list[str]]]
     area_variable: str | None = None

@@ -20,10 +20,10 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from lgstats.http import Deadline, ResponseError, make_session, request_checked
-from lgstats.registry import Dataset, Source
+from lgstats.registry import ConnectorKeys, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 COLUMNS: list[tuple[str, str]] = [
@@ -47,11 +47,9 @@ LEVELS = ("state_or_region", "province", "local_government", "ward")
 MAX_BYTES = 20 * 1024 * 1024  # a register is a few hundred kB; anything near this is not a register
 
 
-class RegisterSpec(BaseModel):
+class RegisterSpec(ConnectorKeys):
     """The register part of a registry entry; a misspelt key is refused with the dataset named."""
 
-    model_config = ConfigDict(extra="forbid")
-    description: str | None = None
     country_iso3: str
     country_area_code: str
     format: str

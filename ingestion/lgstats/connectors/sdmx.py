@@ -21,10 +21,8 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
-from lgstats.registry import Dataset, Source
+from lgstats.registry import ConnectorKeys, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 COLUMNS: list[tuple[str, str]] = [
@@ -56,11 +54,9 @@ class SchemaDrift(ApiError):
     """The source's structure is no longer what the registry declares (not retried: it will not heal)."""
 
 
-class DatasetSpec(BaseModel):
+class DatasetSpec(ConnectorKeys):
     """The SDMX keys of a registry dataset (besides the common ones); any other key is refused at load."""
 
-    model_config = ConfigDict(extra="forbid")
-    description: str | None = None
     agency: str
     flow: str
     version: str

@@ -11,10 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from lgstats.http import ApiError, Deadline, ResponseError, get_json, make_session
-from lgstats.registry import SEEDS_DIR, Dataset, Source
+from lgstats.registry import SEEDS_DIR, ConnectorKeys, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 COLUMNS: list[tuple[str, str]] = [
@@ -35,12 +33,15 @@ COLUMNS: list[tuple[str, str]] = [
 ]
 
 
-class DatasetSpec(BaseModel):
+class DatasetSpec(ConnectorKeys):
     """The World Bank keys of a registry dataset (besides the common ones)."""
 
-    model_config = ConfigDict(extra="forbid")
-    description: str | None = None
     date: str = "2000:2025"  # the v2 API's year range, "from:to"
+
+
+def year_range(dataset: Dataset) -> str:
+    """The dataset's ``date`` key ("from:to"), its default in one place."""
+    return DatasetSpec.model_validate(dataset.model_extra or {}).date
 
 
 def columns(dataset: Dataset) -> list[tuple[str, str]]:
@@ -81,7 +82,7 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
         page, names = 1, []
         try:
             while True:
-                params = [("format", "json"), ("date", dataset.model_extra.get("date", "2000:2025")),
+                params = [("format", "json"), ("date", year_range(dataset)),
                           ("per_page", dataset.page_size), ("page", page)]
                 body, payload, final_url = get_json(session, url, params, source.http, deadline, check=check_page)
                 header = payload[0]

@@ -30,7 +30,7 @@ def write(out: Path = REPLAY_DIR) -> list[Path]:
             files.append((name, (folder / name).read_bytes(), f"{src.base_url}/{path}",
                           {"role": role, "retrieved_at": RETRIEVED_AT[ds.name]}))
         written.append(write_recorded(
-            folder, files, producer=f"{src.title}: {ds.model_extra['description']}", base_url=src.base_url,
+            folder, files, producer=f"{src.title}: {ds.description}", base_url=src.base_url,
             endpoint=None, licence=sp.licence, licence_url=None, synthetic=False,
             recorded_at=RETRIEVED_AT[ds.name], register_vintage=sp.vintage, origin=sp.origin,
             generator="lgstats.real.registers",

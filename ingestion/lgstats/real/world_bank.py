@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlencode
 
+from lgstats.connectors.world_bank import year_range
 from lgstats.real import REAL_DIR, REPLAY_DIR
 from lgstats.registry import Dataset, Source, source
 from lgstats.snapshots import write_recorded
@@ -83,7 +84,7 @@ def pages(src: Source, ds: Dataset, code: str, rows: list[tuple]) -> list[tuple[
         header = {"page": number, "pages": count, "per_page": size, "total": len(items), "sourceid": "2",
                   "lastupdated": meta["lastupdated"]}
         url = (f"{src.base_url}/" + ds.endpoint.format(countries=countries, indicator=code) + "?"
-               + urlencode([("format", "json"), ("date", ds.model_extra["date"]), ("per_page", size),
+               + urlencode([("format", "json"), ("date", year_range(ds)), ("per_page", size),
                             ("page", number)]))
         extra = {"retrieved_at": meta["retrieved_at"], "series": code, "page": number,
                  "total_elements": len(items), "rows": len(chunk), "real_source_file": meta["file"],
@@ -97,7 +98,7 @@ def pages(src: Source, ds: Dataset, code: str, rows: list[tuple]) -> list[tuple[
 def write(out: Path = REPLAY_DIR) -> Path:
     src = source("world_bank")
     ds = src.dataset("indicators")
-    first, last = (int(y) for y in ds.model_extra["date"].split(":"))
+    first, last = (int(y) for y in year_range(ds).split(":"))
     years = range(first, last + 1)
     files = [*pages(src, ds, URBAN, urban_rows(years)), *pages(src, ds, POPULATION, population_rows(years))]
     absent = [s.code for s in ds.series if s.code not in FILES]
