@@ -110,3 +110,54 @@ def test_broken_pages_raise_a_clear_error_naming_the_file(tmp_path, body, fragme
         list(un_sdg.parse(snap))
     assert fragment in str(err.value)
     assert "S__page-0001.json" in str(err.value)
+
+
+_maybe_text = st.none() | st.text(max_size=8)
+_json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                     max_size=3), max_leaves=6)
+_observation = st.fixed_dictionaries({}, optional={
+    "series": _maybe_text | st.integers(), "seriesDescription": _maybe_text, "goal": _json_value,
+    "target": _json_value, "indicator": _json_value, "geoAreaCode": _maybe_text | st.integers(0, 99999),
+    "geoAreaName": _maybe_text, "timePeriodStart": st.none() | st.floats(1990, 2030) | st.integers(1990, 2030)
+    | st.text(max_size=6), "value": _maybe_text | st.floats(allow_nan=False), "valueType": _maybe_text,
+    "time_detail": _maybe_text, "source": _maybe_text, "footnotes": _json_value,
+    "attributes": st.none() | st.dictionaries(st.sampled_from(["Nature", "Units", "UnitMultiplier", "Other"]),
+                                              _maybe_text | st.integers()),
+    "dimensions": st.none() | st.dictionaries(st.sampled_from(["Units", "Reporting Type", "Sex", "Cities"]),
+                                              _maybe_text),
+    "upperBound": _maybe_text, "lowerBound": _maybe_text, "basePeriod": _maybe_text | st.integers()})
+
+
+def _as_json(row: tuple) -> list:
+    """jsonb columns compared as JSON values (the typed decoder keeps the page's bytes, spacing included)."""
+    jsonb = {i for i, (_, t) in enumerate(un_sdg.SERIES_DATA_COLUMNS) if t == "jsonb"}
+    return [json.loads(v) if i in jsonb else v for i, v in enumerate(row)]
+
+
+@given(st.lists(_observation, max_size=4), st.sampled_from([None, 1]))
+def test_the_typed_decoder_gives_the_general_decoders_rows_or_leaves_the_page_to_it(observations, indent):
+    """The loader's fast path (typed msgspec decode) must never change a row: on any page it either gives
+    exactly the general decoder's tuples, or refuses the page (which then takes the general decoder)."""
+    import tempfile
+    from pathlib import Path
+
+    import msgspec
+
+    body = json.dumps({"totalElements": len(observations), "totalPages": 1, "data": observations},
+                      indent=indent).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        snap = _snapshot_of(Path(tmp), body)
+        general = list(un_sdg._general_page(snap, snap.origin["files"][0]["file"]))
+        try:
+            typed = un_sdg._typed_page(snap.id, snap.origin["files"][0]["file"], body)
+        except msgspec.DecodeError:
+            typed = None
+        assert [_as_json(r) for r in un_sdg._series_data_rows(snap)] == [_as_json(r) for r in general]
+    if typed is not None:
+        assert [_as_json(r) for r in typed] == [_as_json(r) for r in general]
+    if all(isinstance(o.get("geoAreaCode", ""), str | None) and isinstance(o.get("value", ""), str | None)
+           and isinstance(o.get("series", ""), str | None) and isinstance(o.get("basePeriod", ""), str | None)
+           and all(isinstance(v, str | None) for v in (o.get("attributes") or {}).values())
+           for o in observations):
+        assert typed is not None, "a page in the usual shape must take the fast path"

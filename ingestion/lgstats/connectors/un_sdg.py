@@ -8,6 +8,7 @@ counters may be numbers or strings, ``attributes``/``dimensions`` are maps whose
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -252,31 +253,133 @@ def _parse_series_data(snapshot: Snapshot) -> Iterator[dict]:
 
 def _series_data_rows(snapshot: Snapshot) -> Iterator[tuple]:
     """One tuple per observation in SERIES_DATA_COLUMNS order, streamed page by page: what COPY takes,
-    without a dict per row (the loader's main cost, docs/performance.md)."""
+    without a dict per row (the loader's main cost, docs/performance.md). A page in the API's usual shape
+    takes the typed decoder; any other page (a number where text is usual, a damaged body) takes the
+    general one, which gives the same rows or names the fault."""
+    for record in snapshot.origin["files"]:
+        name = record["file"]
+        try:
+            yield from _typed_page(snapshot.id, name, (snapshot.path / name).read_bytes())
+        except msgspec.DecodeError:
+            yield from _general_page(snapshot, name)
+
+
+def _general_page(snapshot: Snapshot, name: str) -> Iterator[tuple]:
     sid = snapshot.id
-    for name, payload in iter_pages(snapshot):
-        for i, obs in enumerate(payload["data"], start=1):
-            if not isinstance(obs, dict):
-                raise PageError(f"{snapshot.path / name}: data[{i - 1}] is not an object")
-            get = obs.get
-            attributes = get("attributes") or {}
-            dimensions = get("dimensions") or {}
-            value = get("value")
-            value_num, qualifier = parse_value(value)
-            start = get("timePeriodStart")
-            yield (
-                sid, name, i,
-                _text(get("series")), _text(get("seriesDescription")),
-                _json(get("goal")), _json(get("target")), _json(get("indicator")),
-                _text(get("geoAreaCode")), _text(get("geoAreaName")), pad_area(get("geoAreaCode")),
-                _text(start), parse_year(start),
-                _text(value), value_num, qualifier, _text(get("valueType")), _text(get("time_detail")),
-                _text(attributes.get("Nature")), _text(attributes.get("Units") or dimensions.get("Units")),
-                _text(attributes.get("UnitMultiplier")), _text(dimensions.get("Reporting Type")),
-                _text(get("source")),
-                _json(get("footnotes")), _json(attributes), _json(dimensions),
-                _text(get("upperBound")), _text(get("lowerBound")), _text(get("basePeriod")),
-            )
+    path = snapshot.path / name
+    try:
+        payload = check_envelope(_decode(path.read_bytes()), str(path))
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise PageError(f"{path}: not valid JSON ({exc}). Re-fetch the snapshot or restore the file.") from exc
+    for i, obs in enumerate(payload["data"], start=1):
+        if not isinstance(obs, dict):
+            raise PageError(f"{path}: data[{i - 1}] is not an object")
+        get = obs.get
+        attributes = get("attributes") or {}
+        dimensions = get("dimensions") or {}
+        value = get("value")
+        value_num, qualifier = parse_value(value)
+        start = get("timePeriodStart")
+        yield (
+            sid, name, i,
+            _text(get("series")), _text(get("seriesDescription")),
+            _json(get("goal")), _json(get("target")), _json(get("indicator")),
+            _text(get("geoAreaCode")), _text(get("geoAreaName")), pad_area(get("geoAreaCode")),
+            _text(start), parse_year(start),
+            _text(value), value_num, qualifier, _text(get("valueType")), _text(get("time_detail")),
+            _text(attributes.get("Nature")), _text(attributes.get("Units") or dimensions.get("Units")),
+            _text(attributes.get("UnitMultiplier")), _text(dimensions.get("Reporting Type")),
+            _text(get("source")),
+            _json(get("footnotes")), _json(attributes), _json(dimensions),
+            _text(get("upperBound")), _text(get("lowerBound")), _text(get("basePeriod")),
+        )
+
+
+# The typed decoder: text fields must be text (so no str() per field), the JSON columns stay the page's own
+# bytes (msgspec.Raw: no decode and re-encode), and only the three attributes and two dimensions that have
+# columns are read out of their maps. About 2.4 times the general decoder's speed (docs/performance.md).
+_Text = str | None
+_NULL = msgspec.Raw(b"null")
+
+
+class _Attributes(msgspec.Struct):
+    Nature: _Text = None
+    Units: _Text = None
+    UnitMultiplier: _Text = None
+
+
+class _Dimensions(msgspec.Struct):
+    Units: _Text = None
+    reporting_type: _Text = msgspec.field(default=None, name="Reporting Type")
+
+
+class _Observation(msgspec.Struct):
+    series: _Text = None
+    seriesDescription: _Text = None
+    goal: msgspec.Raw = _NULL
+    target: msgspec.Raw = _NULL
+    indicator: msgspec.Raw = _NULL
+    geoAreaCode: _Text = None
+    geoAreaName: _Text = None
+    timePeriodStart: Any = None  # a float in JSON; kept as decoded so that its text is the general decoder's
+    value: _Text = None
+    valueType: _Text = None
+    time_detail: _Text = None
+    source: _Text = None
+    footnotes: msgspec.Raw = _NULL
+    attributes: msgspec.Raw = _NULL
+    dimensions: msgspec.Raw = _NULL
+    upperBound: _Text = None
+    lowerBound: _Text = None
+    basePeriod: _Text = None
+
+
+class _Page(msgspec.Struct):
+    totalElements: int
+    totalPages: int
+    data: list[_Observation]
+
+
+_page_decoder = msgspec.json.Decoder(_Page)
+_attributes_decoder = msgspec.json.Decoder(_Attributes).decode
+_dimensions_decoder = msgspec.json.Decoder(_Dimensions).decode
+_NO_ATTRIBUTES, _NO_DIMENSIONS = _Attributes(), _Dimensions()
+# few distinct area codes, years and values repeat across a page: remembered, not recomputed
+_pad_area = functools.lru_cache(maxsize=4096)(pad_area)
+_parse_year = functools.lru_cache(maxsize=4096)(parse_year)
+_parse_value = functools.lru_cache(maxsize=65536)(parse_value)
+
+
+def _typed_page(sid: str, name: str, body: bytes) -> list[tuple]:
+    """The page's rows, or msgspec.DecodeError when the page is not in the usual shape. A whole page is
+    decoded before any row leaves, so a page never half-takes one decoder and half the other."""
+    out = []
+    for i, obs in enumerate(_page_decoder.decode(body).data, start=1):
+        raw_attributes, raw_dimensions = obs.attributes, obs.dimensions
+        if raw_attributes == _NULL:
+            attributes, attributes_json = _NO_ATTRIBUTES, "{}"
+        else:
+            attributes, attributes_json = _attributes_decoder(raw_attributes), bytes(raw_attributes).decode()
+        if raw_dimensions == _NULL:
+            dimensions, dimensions_json = _NO_DIMENSIONS, "{}"
+        else:
+            dimensions, dimensions_json = _dimensions_decoder(raw_dimensions), bytes(raw_dimensions).decode()
+        value_num, qualifier = _parse_value(obs.value)
+        start = obs.timePeriodStart
+        out.append((
+            sid, name, i,
+            obs.series, obs.seriesDescription,
+            bytes(obs.goal).decode(), bytes(obs.target).decode(), bytes(obs.indicator).decode(),
+            obs.geoAreaCode, obs.geoAreaName, _pad_area(obs.geoAreaCode),
+            _text(start), _parse_year(start),
+            obs.value, value_num, qualifier, obs.valueType, obs.time_detail,
+            attributes.Nature, attributes.Units or dimensions.Units, attributes.UnitMultiplier,
+            dimensions.reporting_type,
+            obs.source,
+            bytes(obs.footnotes).decode(), attributes_json, dimensions_json,
+            obs.upperBound, obs.lowerBound, obs.basePeriod,
+        ))
+    return out
 
 
 def rows(snapshot: Snapshot, dataset: Dataset | None = None) -> Iterator:
