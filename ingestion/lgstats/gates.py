@@ -42,25 +42,37 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
     return conn.execute("select to_regclass(%s)", (relation,)).fetchone()[0] is not None
 
 
-def deleted_share(conn: psycopg.Connection, report: GateReport, max_share: float, min_rows: int) -> None:
-    """Rows of the published marts whose key is gone from the new build, per series. Only rows from real
-    snapshots are judged: synthetic demo rows being replaced (by a first live run) or dropped is information,
-    never a finding, so demo data can never block real data."""
+def changed_snapshots(conn: psycopg.Connection) -> list[str]:
+    """Every snapshot of each source dataset that has something new since the last published build: what
+    this build replaces in fct_observation, and so all the gates need to judge (ops.observation_snapshots)."""
+    return [r[0] for r in conn.execute(
+        "select snapshot_id from ops.observation_snapshots where source_dataset in "
+        "(select source_dataset from ops.observation_snapshots where changed) order by 1").fetchall()]
+
+
+def deleted_share(conn: psycopg.Connection, report: GateReport, max_share: float, min_rows: int,
+                  changed: list[str]) -> None:
+    """Rows of the published marts whose key is gone from the new build, per series, in the source datasets
+    this build replaces (``changed``: their snapshots; the others are not rebuilt, so lose nothing). Only rows
+    from real snapshots are judged: synthetic demo rows being replaced (by a first live run) or dropped is
+    information, never a finding, so demo data can never block real data."""
     synthetic = "coalesce(s.synthetic, false)"
     if not _exists(conn, "marts.dim_snapshot"):
         synthetic = "false"
     join = "left join marts.dim_snapshot as s using (snapshot_id)" if synthetic != "false" else ""
     rows = conn.execute(f"""
         with old as (select o.series_code as series, {KEY} as k, {synthetic} as synthetic
-                     from {OLD} as o {join}),
-             new as (select distinct {KEY} as k from {NEW})
+                     from {OLD} as o {join}
+                     where o.source_dataset in (select source_dataset from ops.observation_snapshots
+                                                where changed)),
+             new as (select distinct {KEY} as k from {NEW} where snapshot_id = any(%(changed)s))
         select old.series,
                count(*) filter (where not old.synthetic) as before,
                count(*) filter (where not old.synthetic and new.k is null) as gone,
                count(*) filter (where old.synthetic) as before_synthetic,
                count(*) filter (where old.synthetic and new.k is null) as gone_synthetic
         from old left join new on new.k = old.k
-        group by old.series""").fetchall()
+        group by old.series""", {"changed": changed}).fetchall()
     report.checked["series_compared"] = len(rows)
     for series, before, gone, before_syn, gone_syn in rows:
         if gone_syn:
@@ -74,8 +86,9 @@ def deleted_share(conn: psycopg.Connection, report: GateReport, max_share: float
                         f"{max_share:.0%} allowed)")
 
 
-def golden_values(conn: psycopg.Connection, report: GateReport, path: Path) -> None:
-    """Each golden value must still be there, within its tolerance. One pass over the new build for all of
+def golden_values(conn: psycopg.Connection, report: GateReport, path: Path, changed: list[str]) -> None:
+    """Each golden value of a series this build replaces must still be there, within its tolerance (a
+    series with nothing new was checked when it was published). One pass over the new build for all of
     them (a query per value re-reads the whole intermediate view each time: minutes at 10M rows)."""
     with open(path, newline="", encoding="utf-8") as fh:
         golden = list(csv.DictReader(fh))
@@ -89,12 +102,12 @@ def golden_values(conn: psycopg.Connection, report: GateReport, path: Path) -> N
                 select * from unnest(%s::text[], %s::text[], %s::int[], %s::text[]))
             select n.series_code, n.area_code, n.year, n.disaggregation, n.value
             from {NEW} as n join golden using (series_code, area_code, year, disaggregation)
-            where n.series_code = any(%s)""",
-        [*[list(col) for col in zip(*keys, strict=True)], series]).fetchall()
+            where n.series_code = any(%s) and n.snapshot_id = any(%s)""",
+        [*[list(col) for col in zip(*keys, strict=True)], series, changed]).fetchall()
     values = {tuple(r[:4]): r[4] for r in found}
     synthetic = dict(conn.execute(
         f"select series_code, bool_or(source_name like '%%synthetic%%') from {NEW} where series_code = any(%s) "
-        "group by series_code", (series,)).fetchall())
+        "and snapshot_id = any(%s) group by series_code", (series, changed)).fetchall())
     checked = 0
     for g, key in zip(golden, keys, strict=True):
         if g["series_code"] not in synthetic:
@@ -111,10 +124,12 @@ def golden_values(conn: psycopg.Connection, report: GateReport, path: Path) -> N
     report.checked["golden_values"] = checked
 
 
-def non_finite(conn: psycopg.Connection, report: GateReport) -> None:
-    """No NaN or ±Infinity may reach the marts: PostgreSQL's numeric accepts them, no statistic is one."""
+def non_finite(conn: psycopg.Connection, report: GateReport, changed: list[str]) -> None:
+    """No NaN or ±Infinity may reach the marts: PostgreSQL's numeric accepts them, no statistic is one.
+    Only the rows this build replaces can bring one."""
     rows = conn.execute(f"""select source_dataset, series_code, count(*) from {NEW}
-        where value in ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) group by 1, 2""").fetchall()
+        where value in ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric)
+          and snapshot_id = any(%s) group by 1, 2""", (changed,)).fetchall()
     report.checked["non_finite_values"] = sum(n for *_, n in rows)
     for dataset, series, n in rows:
         report.fail(f"non-finite values: {n} row(s) of {series} from {dataset} are NaN or Infinity")
@@ -126,10 +141,13 @@ def run(conn: psycopg.Connection, config_path: Path = CONFIG) -> GateReport:
     if not _exists(conn, NEW):
         report.fail(f"{NEW} does not exist: the intermediate layer was not built")
         return report
+    changed = changed_snapshots(conn)
+    report.checked["snapshots_replaced"] = len(changed)
     if _exists(conn, OLD):  # the very first build has nothing to compare with
-        deleted_share(conn, report, float(config["max_deleted_share"]), int(config["min_previous_rows"]))
-    golden_values(conn, report, config_path.parent / config["golden_values"])
-    non_finite(conn, report)
+        deleted_share(conn, report, float(config["max_deleted_share"]), int(config["min_previous_rows"]),
+                      changed)
+    golden_values(conn, report, config_path.parent / config["golden_values"], changed)
+    non_finite(conn, report, changed)
     return report
 
 

@@ -123,6 +123,36 @@ create table if not exists ops.publish_gates (
     checked       jsonb
 );
 alter table ops.publish_gates add column if not exists info jsonb;
+-- Incremental builds (docs/architecture.md, "Incremental work"): the snapshots whose rows the warehouse build
+-- can hold (the newest of each dataset, every member submission), and whether each is new since the last
+-- build of fct_observation, which records what it published (its post-hook). dbt (the fct_observation
+-- filter, the tests' __changed_snapshots__ placeholder) and the publish gates read this view, so a small new
+-- snapshot costs work in proportion to its rows.
+create table if not exists ops.published_snapshots (
+    snapshot_id   text not null,
+    loaded_at     timestamptz not null,
+    published_at  timestamptz not null default now(),
+    primary key (snapshot_id, loaded_at)
+);
+create or replace view ops.observation_snapshots as
+with candidates as (
+    select snapshot_id, source, dataset, loaded_at
+    from (
+        select distinct on (source, dataset) snapshot_id, source, dataset, loaded_at
+        from raw.snapshot_origins
+        where source <> 'submissions'
+        order by source, dataset, dt desc, loaded_at desc
+    ) as newest
+    union all
+    select snapshot_id, source, dataset, loaded_at from raw.snapshot_origins where source = 'submissions'
+)
+select
+    c.source || '/' || c.dataset as source_dataset,
+    c.snapshot_id,
+    c.loaded_at,
+    not exists (select 1 from ops.published_snapshots as p
+                where p.snapshot_id = c.snapshot_id and p.loaded_at = c.loaded_at) as changed
+from candidates as c;
 create or replace view ops.freshness as
 select
     d.source,

@@ -119,12 +119,22 @@ def test_every_mart_and_column_has_a_comment(built, mart):
     assert missing == []
 
 
+def reload_un_sdg(conn) -> None:
+    """What a new load of the UN SDG snapshot does to the bookkeeping: a new loaded_at, so the build replaces
+    that dataset and the gates judge it (ops.observation_snapshots)."""
+    conn.execute("update raw.snapshot_origins set loaded_at = now() + interval '1 second' "
+                 "where source = 'un_sdg' and dataset = 'series_data'")
+
+
 def test_gates_pass_on_the_same_input_and_fail_when_half_a_series_is_gone(built):
     with psycopg.connect(built) as conn:
         assert gates.run(conn).passed
         conn.execute("delete from raw.un_sdg__series_data where series_code = 'EN_ATM_PM25' and row_number % 2 = 0")
+        unchanged = gates.run(conn)  # rows edited in place, no new snapshot: nothing for this build to replace
+        reload_un_sdg(conn)
         report = gates.run(conn)
         conn.rollback()
+    assert unchanged.passed and unchanged.checked["snapshots_replaced"] == 0
     assert not report.passed
     assert any("EN_ATM_PM25" in f and "deleted rows" in f for f in report.findings)
 
@@ -134,6 +144,7 @@ def test_gates_note_synthetic_rows_leaving_but_never_fail_on_them(built):
     change to real rows fails the gate."""
     with psycopg.connect(built) as conn:
         conn.execute("delete from raw.un_sdg__series_data where series_code = 'EN_ATM_PM25'")
+        reload_un_sdg(conn)
         real = gates.run(conn)
         conn.execute("update marts.dim_snapshot set synthetic = true where source = 'un_sdg'")
         demo = gates.run(conn)
@@ -148,9 +159,11 @@ def test_gates_fail_when_a_golden_value_changes(built):
         report_before = gates.run(conn)
         conn.execute("update raw.un_sdg__series_data set value_num = 99 where series_code = 'SG_GOV_LOGV'"
                      " and area_code = '360' and year = 2018")
+        reload_un_sdg(conn)
         report = gates.run(conn)
         conn.rollback()
-    assert report_before.passed and report_before.checked["golden_values"] == 4  # the real golden values
+    assert report_before.passed and report_before.checked["golden_values"] == 0  # nothing new: nothing to judge
+    assert report.checked["golden_values"] == 4  # the real golden values of the reloaded UN SDG snapshot
     assert any("golden value changed: SG_GOV_LOGV 360 2018 _T is 99, expected 514" in f for f in report.findings)
 
 
@@ -158,6 +171,44 @@ def test_incremental_build_touches_nothing_when_no_snapshot_is_new(built):
     proc = dbt("run", "--select", "fct_observation")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "INSERT 0 0" in proc.stdout
+
+
+def _reads_of(conn, table: str) -> int:
+    conn.execute("select pg_stat_clear_snapshot()")
+    return conn.execute("select coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) from pg_stat_user_tables "
+                        "where schemaname = 'raw' and relname = %s", (table,)).fetchone()[0]
+
+
+def test_a_new_small_snapshot_costs_work_in_proportion_to_its_rows(built):
+    """A re-loaded World Bank snapshot: fct_observation replaces just that dataset, the UN SDG raw table is
+    never read (the filter reaches its index as literals), the tests check only the replaced rows, and the
+    post-hook records the batch so the next build is a no-op again."""
+    import time
+
+    with psycopg.connect(built, autocommit=True) as conn:
+        conn.execute("update raw.snapshot_origins set loaded_at = now() where source = 'world_bank'")
+        wb_rows = conn.execute("select count(*) from marts.fct_observation "
+                               "where source_dataset = 'world_bank/indicators'").fetchone()[0]
+        time.sleep(1.1)  # statistics reach pg_stat_user_tables at most once a second
+        un_sdg_before = _reads_of(conn, "un_sdg__series_data")
+        proc = dbt("build", "--select", "fct_observation")
+        time.sleep(1.1)
+        un_sdg_after = _reads_of(conn, "un_sdg__series_data")
+        batch = conn.execute("select array_agg(snapshot_id order by snapshot_id) from ops.published_snapshots "
+                             "where published_at = (select max(published_at) from ops.published_snapshots)"
+                             ).fetchone()[0]
+        changed = conn.execute("select count(*) from ops.observation_snapshots where changed").fetchone()[0]
+        world_bank = conn.execute("select array_agg(snapshot_id order by snapshot_id) from ops.observation_snapshots"
+                                  " where source_dataset = 'world_bank/indicators'").fetchone()[0]
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert f"INSERT 0 {wb_rows}" in proc.stdout and wb_rows > 0
+    assert un_sdg_after == un_sdg_before
+    assert batch == world_bank
+    assert changed == 0
+    # the fct tests ran on the replaced rows only: their compiled SQL names the batch, never scans all
+    compiled = (DBT_DIR / dbt_target_path() / "run").rglob("unique_fct_observation_observation_id.sql")
+    sql = next(iter(compiled)).read_text()
+    assert "world_bank/indicators" in sql and "un_sdg/series_data" not in sql
 
 
 def _guide_queries() -> list[str]:

@@ -4,12 +4,17 @@
     unique_key='source_dataset',
     on_schema_change='fail',
     contract={'enforced': true},
-    indexes=[{'columns': ['series_code', 'area_code', 'year']}],
+    indexes=[{'columns': ['series_code', 'area_code', 'year']}, {'columns': ['observation_id'], 'unique': True}],
+    post_hook="{{ record_published_snapshots() }}",
 ) }}
 
 -- Incremental by source dataset: a newly loaded snapshot replaces the rows of its own dataset and touches
--- no other; when nothing new was loaded, the build inserts nothing. The one index serves the analysts' access
--- path (a series in an area, by year) and the marts built on this table; see docs/performance.md.
+-- no other; when nothing new was loaded, the build inserts nothing. Which datasets are new comes from
+-- ops.observation_snapshots, as literal snapshot ids pushed down to the raw tables (macros/changed_snapshots.sql):
+-- the unchanged sources are never scanned. The post-hook records what was published. The unique index on
+-- observation_id holds the key across datasets, so the tests need only check the rows this build replaced.
+-- The other index serves the analysts' access path (a series in an area, by year) and the marts built on
+-- this table; see docs/performance.md.
 
 select
     md5(concat_ws('|', series_code, area_code, year, period, disaggregation, reporting_type, unit))::text
@@ -32,12 +37,5 @@ select
 from {{ ref('int_observations_unioned') }} as o
 {% if is_incremental() %}
 -- every row of each source dataset that has something new (delete+insert then replaces that dataset whole)
-where o.source_dataset in (
-    select n.source_dataset
-    from {{ ref('int_observations_unioned') }} as n
-    where not exists (
-        select 1 from {{ this }} as t
-        where t.snapshot_id = n.snapshot_id and t.loaded_at = n.loaded_at
-    )
-)
+where {{ changed_snapshot_filter('o.snapshot_id') }}
 {% endif %}
