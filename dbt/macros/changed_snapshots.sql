@@ -36,19 +36,23 @@
     on conflict do nothing
 {%- endmacro %}
 
-{#- Tests: a test configured with `where: "__changed_snapshots__"` checks only the rows of snapshots that
-    are new (not yet published) or that the last build published: before fct_observation is rebuilt that is
-    this build's new rows (and the previous batch), after it, this build's batch. Either way, work in
-    proportion to the change; a full build re-checks everything. Overrides dbt's get_where_subquery. -#}
+{#- Tests: a test configured with `where: "__changed_snapshots__"` checks only this build's new rows: on a
+    staging or intermediate model (tested before fct_observation is rebuilt) the snapshots not yet published,
+    on a mart (tested after) the batch fct_observation's post-hook just published. Work in proportion to the
+    change; a full build re-checks everything. Overrides dbt's get_where_subquery. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where and '__changed_snapshots__' in where -%}
         {%- if execute -%}
-            {%- set ids = run_query(
-                "select snapshot_id from " ~ source('ops', 'observation_snapshots') ~ " where changed union "
-                ~ "select snapshot_id from " ~ source('ops', 'published_snapshots') ~ " where published_at = "
-                ~ "(select max(published_at) from " ~ source('ops', 'published_snapshots') ~ ")"
-            ).columns[0].values() -%}
+            {%- if relation.schema == 'marts' -%}  {#- built after fct_observation published this batch -#}
+                {%- set ids_sql = "select snapshot_id from " ~ source('ops', 'published_snapshots')
+                    ~ " where published_at = (select max(published_at) from "
+                    ~ source('ops', 'published_snapshots') ~ ")" -%}
+            {%- else -%}  {#- staging and intermediate: before it, so the new snapshots are not published yet -#}
+                {%- set ids_sql = "select snapshot_id from " ~ source('ops', 'observation_snapshots')
+                    ~ " where changed" -%}
+            {%- endif -%}
+            {%- set ids = run_query(ids_sql).columns[0].values() -%}
         {%- else -%}
             {%- set ids = [] -%}
         {%- endif -%}
