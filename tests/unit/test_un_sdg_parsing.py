@@ -120,7 +120,8 @@ _observation = st.fixed_dictionaries({}, optional={
     "series": _maybe_text | st.integers(), "seriesDescription": _maybe_text, "goal": _json_value,
     "target": _json_value, "indicator": _json_value, "geoAreaCode": _maybe_text | st.integers(0, 99999),
     "geoAreaName": _maybe_text, "timePeriodStart": st.none() | st.floats(1990, 2030) | st.integers(1990, 2030)
-    | st.text(max_size=6), "value": _maybe_text | st.floats(allow_nan=False, allow_infinity=False), "valueType": _maybe_text,
+    | st.text(max_size=6), "value": _maybe_text | st.floats(allow_nan=False, allow_infinity=False),
+    "valueType": _maybe_text,
     "time_detail": _maybe_text, "source": _maybe_text, "footnotes": _json_value,
     "attributes": st.none() | st.dictionaries(st.sampled_from(["Nature", "Units", "UnitMultiplier", "Other"]),
                                               _maybe_text | st.integers()),
