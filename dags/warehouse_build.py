@@ -76,7 +76,10 @@ with DAG(
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select,
                                        test_behavior=TestBehavior.BUILD, emit_datasets=False,
                                        should_detach_multiple_parents_tests=True),
-            operator_args={"quiet": True},
+            # each model is its own dbt invocation: skip writing manifest/run_results JSON (nothing reads them:
+            # the task state is the result) and the up-front relation cache (a query per schema); about 0.25 s
+            # of dbt start-up saved per task, measured (docs/performance.md)
+            operator_args={"quiet": True, "dbt_cmd_global_flags": ["--no-write-json", "--no-populate-cache"]},
         )
         for layer, select in LAYERS.items()
     ]
