@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/uv/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup run test test-fast lint bench audit clean distclean
+.PHONY: help setup browser run test test-fast lint bench audit clean distclean
 
 help:
 	@echo "make run    set everything up and run the whole pipeline end to end (replay data)"
@@ -37,7 +37,14 @@ setup: $(BIN)/.synced dbt/target/manifest.json
 run: setup
 	$(BIN)/lgstats run --mode replay
 
-test: setup
+# UI tests drive Debian's chromium through Debian's chromedriver (browser downloads from elsewhere fail here).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing Debian's chromium and chromium-driver for the UI tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; }
+
+test: setup browser
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 test-fast: setup

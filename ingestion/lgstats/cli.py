@@ -336,6 +336,31 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     return serve(port=args.port)
 
 
+def cmd_bi(args: argparse.Namespace) -> int:
+    from lgstats import bi
+
+    s = get_settings()
+    if args.action == "start":
+        warehouse.ensure_running(s)
+        out = bi.start(s, progress=_print)
+        if out["created_credentials"]:
+            c = out["created_credentials"]
+            _print(f"Superset admin (shown once; kept in {bi.paths(s).credentials}, mode 0600): "
+                   f"user {c['username']}, password {c['password']}")
+        _print(f"Superset: {out['url']}  ({out['imported']['dashboards']} dashboards, "
+               f"{out['imported']['charts']} charts; it reads the marts as lgstats_bi)")
+        return 0
+    if args.action == "stop":
+        _print("Superset stopped" if bi.stop(s) else "Superset was not running")
+        return 0
+    st = bi.status(s)
+    if args.action == "url":
+        _print(st["url"])
+        return 0
+    _print(json.dumps(st, indent=2))
+    return 0 if st["running"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lgstats", description="Warehouse of regional local-government statistics.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -367,17 +392,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", help="folder (default: $LGSTATS_HOME/site)")
     d.set_defaults(func=cmd_docs)
 
+    b = sub.add_parser("bi", help="Apache Superset dashboards over the marts (own venv, 127.0.0.1:$LGSTATS_BI_PORT)")
+    b.add_argument("action", choices=["start", "stop", "status", "url"])
+    b.set_defaults(func=cmd_bi)
+
     a = sub.add_parser("airflow", help="run Airflow (api-server, scheduler, dag-processor, triggerer) locally")
     a.add_argument("--port", type=int, default=int(os.environ.get("LGSTATS_AIRFLOW_PORT", "8080")))
     a.set_defaults(func=cmd_airflow)
     return p
 
 
+def _bi_error() -> type[Exception]:
+    from lgstats.bi import BIError
+
+    return BIError
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (warehouse.WarehouseError, registry.RegistryError, CredentialsError) as exc:
+    except (warehouse.WarehouseError, registry.RegistryError, CredentialsError, _bi_error()) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,406 @@
+"""``lgstats bi``: Apache Superset over the marts, as the read-only ``lgstats_bi`` role.
+
+Superset pins SQLAlchemy < 2 and pandas < 2.2, so it lives in its own environment (``bi/superset/pyproject.toml``
+and ``uv.lock``, installed by uv into ``$LGSTATS_HOME/bi/venv``) and never enters the product's venv. Its
+metadata is a SQLite file under ``$LGSTATS_HOME/bi/`` (one analyst; docs/analyst-guide.md says how a team
+points it at PostgreSQL). The dashboards are code: the chart and dashboard YAML of ``bi/superset/assets/``
+(Superset's export format) are imported at every start, with the database and one dataset per mart generated
+from the settings and the dbt manifest, so the column descriptions are the ones the marts already carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lgstats.settings import PROJECT_DIR, Settings, get_settings
+
+BI_PROJECT = PROJECT_DIR / "bi" / "superset"
+ASSETS = BI_PROJECT / "assets"
+DATABASE_NAME = "lgstats warehouse"
+ADMIN_USER = "lgstats-admin"
+NAMESPACE = uuid.UUID("6f1c7d2e-4b8a-5e21-9d3c-1a2b3c4d5e6f")  # stable uuids: re-imports overwrite, never duplicate
+HEALTH_TIMEOUT_S = 180
+
+
+class BIError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+
+    @property
+    def venv(self) -> Path:
+        return self.home / "venv"
+
+    @property
+    def config(self) -> Path:
+        return self.home / "superset_config.py"
+
+    @property
+    def metadata(self) -> Path:
+        return self.home / "superset.db"
+
+    @property
+    def credentials(self) -> Path:
+        return self.home / "credentials.json"
+
+    @property
+    def secret(self) -> Path:
+        return self.home / "secret_key"
+
+    @property
+    def pid(self) -> Path:
+        return self.home / "superset.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "superset.log"
+
+    @property
+    def state(self) -> Path:
+        return self.home / "state.json"
+
+
+def paths(s: Settings | None = None) -> Paths:
+    return Paths((s or get_settings()).home / "bi")
+
+
+def port() -> int:
+    return int(os.environ.get("LGSTATS_BI_PORT", "8088"))
+
+
+def _uv() -> str:
+    local = PROJECT_DIR / ".tools" / "uv" / "bin" / "uv"
+    return str(local) if local.exists() else "uv"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+
+
+def ensure_environment(p: Paths) -> bool:
+    """Superset's own venv, from its lock file; skipped when the lock is unchanged (a second start is quick).
+    Returns whether anything was installed."""
+    lock = (BI_PROJECT / "uv.lock").read_bytes()
+    stamp = p.venv / ".lgstats-lock-sha256"
+    digest = hashlib.sha256(lock + (BI_PROJECT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest and (p.venv / "bin" / "gunicorn").exists():
+        return False
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(p.venv)}
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.run([_uv(), "sync", "--frozen", "--no-install-project", "--project", str(BI_PROJECT)],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BIError(f"could not install Superset into {p.venv}:\n{proc.stderr[-2000:]}\n"
+                      f"Fix: check the network to the package registry, then run `lgstats bi start` again")
+    stamp.write_text(digest)
+    return True
+
+
+def write_config(p: Paths) -> None:
+    """superset_config.py: a generated SECRET_KEY (kept, 0600), SQLite metadata, nothing exposed."""
+    if not p.secret.exists():
+        _write_private(p.secret, secrets.token_urlsafe(48))
+    text = f'''# Written by `lgstats bi start`; edit lgstats/bi.py instead (this file is rewritten at every start).
+SECRET_KEY = open({str(p.secret)!r}).read().strip()
+SQLALCHEMY_DATABASE_URI = "sqlite:///{p.metadata}"
+# For a team: a PostgreSQL database of its own, e.g.
+# SQLALCHEMY_DATABASE_URI = "postgresql+psycopg2://superset:<password>@db-host/superset"
+PREVENT_UNSAFE_DB_CONNECTIONS = True
+FEATURE_FLAGS = {{"DASHBOARD_RBAC": False, "ALERT_REPORTS": False}}
+WTF_CSRF_ENABLED = True
+SQLLAB_CTAS_NO_LIMIT = False
+ROW_LIMIT = 50000
+'''
+    _write_private(p.config, text)
+
+
+def _superset_env(p: Paths) -> dict[str, str]:
+    env = {**os.environ, "SUPERSET_CONFIG_PATH": str(p.config), "FLASK_APP": "superset",
+           "SUPERSET_HOME": str(p.home)}
+    env.pop("VIRTUAL_ENV", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def _superset(p: Paths, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(p.venv / "bin" / "superset"), *args], env=_superset_env(p), capture_output=True,
+                          text=True, cwd=p.home)
+    if proc.returncode != 0:
+        raise BIError(f"`superset {' '.join(args[:2])}` failed:\n{(proc.stderr or proc.stdout)[-3000:]}")
+    return proc
+
+
+def ensure_metadata(p: Paths) -> dict | None:
+    """First start: the metadata database, the admin user (credentials.json, 0600) and Superset's roles.
+    Returns the new credentials the first time, so the caller prints them once."""
+    state = json.loads(p.state.read_text()) if p.state.exists() else {}
+    installed = (p.venv / ".lgstats-lock-sha256").read_text()
+    if state.get("upgraded_for") != installed:  # the metadata schema follows the installed Superset
+        _superset(p, "db", "upgrade")
+        state["upgraded_for"] = installed
+        p.state.write_text(json.dumps(state))
+    created = None
+    if not p.credentials.exists():
+        creds = {"username": ADMIN_USER, "password": secrets.token_urlsafe(18)}
+        _superset(p, "fab", "create-admin", "--username", creds["username"], "--firstname", "lgstats",
+                  "--lastname", "admin", "--email", "lgstats-admin@localhost", "--password", creds["password"])
+        _write_private(p.credentials, json.dumps(creds, indent=2) + "\n")
+        created = creds
+    if not state.get("initialised"):
+        _superset(p, "init")
+        state["initialised"] = True
+        p.state.write_text(json.dumps(state))
+    return created
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_pid(p: Paths) -> int | None:
+    if not p.pid.exists():
+        return None
+    try:
+        pid = int(p.pid.read_text().strip())
+    except ValueError:
+        return None
+    return pid if _alive(pid) else None
+
+
+def healthy(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"{url}/health", timeout=3).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def start(s: Settings | None = None, bi_port: int | None = None, progress=print) -> dict:
+    """Install if needed, initialise once, start gunicorn in the background on 127.0.0.1, import the assets.
+    Returns {"url", "created_credentials", "imported"}."""
+    s = s or get_settings()
+    p = paths(s)
+    p.home.mkdir(parents=True, exist_ok=True)
+    bi_port = bi_port or port()
+    url = f"http://127.0.0.1:{bi_port}"
+    if ensure_environment(p):
+        progress(f"installed Superset into {p.venv}")
+    write_config(p)
+    created = ensure_metadata(p)
+    if running_pid(p) is None:
+        progress(f"starting Superset on {url} ...")
+        with open(p.log, "ab") as log:
+            subprocess.Popen(
+                [str(p.venv / "bin" / "gunicorn"), "--workers", "2", "--worker-class", "gthread", "--threads", "4",
+                 "--timeout", "120", "--bind", f"127.0.0.1:{bi_port}", "--pid", str(p.pid),
+                 "superset.app:create_app()"],
+                env=_superset_env(p), stdout=log, stderr=subprocess.STDOUT, cwd=p.home, start_new_session=True)
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while not healthy(url):
+        if time.monotonic() > deadline:
+            raise BIError(f"Superset did not answer {url}/health within {HEALTH_TIMEOUT_S} s; see {p.log}")
+        time.sleep(1)
+    progress("importing the dashboards (bi/superset/assets) ...")
+    imported = import_assets(s, url, json.loads(p.credentials.read_text()))
+    return {"url": url, "created_credentials": created, "imported": imported}
+
+
+def stop(s: Settings | None = None, timeout_s: float = 30) -> bool:
+    """SIGTERM to gunicorn's process group (the master and its workers), SIGKILL after ``timeout_s``."""
+    p = paths(s)
+    pid = running_pid(p)
+    if pid is None:
+        p.pid.unlink(missing_ok=True)
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _group_alive(pid):
+        time.sleep(0.2)
+    if _group_alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    p.pid.unlink(missing_ok=True)
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------- assets
+
+
+def _uuid(kind: str, name: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{kind}:{name}"))
+
+
+def _marts_from_manifest() -> dict[str, dict]:
+    """Each mart (name → description and column descriptions), from the dbt manifest: one declaration."""
+    from lgstats import toolchain
+
+    manifest = json.loads(toolchain.ensure_manifest().read_text())
+    out = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]:
+            out[node["name"]] = {"description": node.get("description") or "",
+                                 "columns": {c: v.get("description") or "" for c, v in node["columns"].items()}}
+    return out
+
+
+def _database_yaml(s: Settings) -> dict:
+    bi = s.role_pg("bi")
+    return {"database_name": DATABASE_NAME,
+            "sqlalchemy_uri": f"postgresql+psycopg2://{bi.user}:XXXXXXXXXX@{bi.host}:{bi.port}/{bi.dbname}",
+            "cache_timeout": None, "expose_in_sqllab": True, "allow_run_async": False, "allow_ctas": False,
+            "allow_cvas": False, "allow_dml": False, "allow_file_upload": False,
+            "extra": {"allows_virtual_table_explore": True}, "uuid": _uuid("database", DATABASE_NAME),
+            "version": "1.0.0"}
+
+
+def _dataset_yaml(name: str, mart: dict, sql: str | None = None, description: str | None = None) -> dict:
+    return {"table_name": name, "main_dttm_col": None, "description": description or mart["description"],
+            "default_endpoint": None, "offset": 0, "cache_timeout": None, "schema": "marts", "sql": sql,
+            "params": None, "template_params": None, "filter_select_enabled": True, "fetch_values_predicate": None,
+            "extra": None, "normalize_columns": False, "always_filter_main_dttm": False,
+            "uuid": _uuid("dataset", name), "metrics": [
+                {"metric_name": "count", "verbose_name": "rows", "metric_type": "count", "expression": "COUNT(*)",
+                 "description": None, "d3format": None, "extra": None, "warning_text": None}],
+            "columns": [{"column_name": c, "verbose_name": None, "is_dttm": False, "is_active": True,
+                         "type": None, "advanced_data_type": None, "groupby": True, "filterable": True,
+                         "expression": None, "description": d or None, "python_date_format": None, "extra": None}
+                        for c, d in mart["columns"].items()],
+            "version": "1.0.0", "database_uuid": _uuid("database", DATABASE_NAME)}
+
+
+def source_note(s: Settings, table: str) -> str:
+    """What a chart states about its data: the sources of its mart's rows and whether any is synthetic
+    (the source names come from dim_snapshot, which labels synthetic snapshots)."""
+    import psycopg
+
+    with psycopg.connect(s.role_pg("bi").url, autocommit=True) as conn:
+        cols = {r[0] for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s",
+            (table,)).fetchall()}
+        col = "source_name" if "source_name" in cols else "source_names" if "source_names" in cols else None
+        if col is None:
+            return ""
+        names = sorted({n.strip() for (v,) in conn.execute(f'select distinct "{col}" from marts."{table}"').fetchall()
+                        if v for n in str(v).split(";") if n.strip()})
+    synthetic = [n for n in names if "synthetic" in n]
+    return (f"Source: {'; '.join(names) or 'no rows yet'}. Synthetic rows: "
+            + ("yes, from " + "; ".join(synthetic) + " (not real statistics)" if synthetic else "none") + ".")
+
+
+def bundle(s: Settings) -> tuple[bytes, dict[str, str]]:
+    """The import bundle (a zip in Superset's export format) and the passwords it needs."""
+    marts = _marts_from_manifest()
+    files: dict[str, dict] = {"metadata.yaml": {"version": "1.0.0", "type": "Dashboard",
+                                                "timestamp": "2026-11-30T00:00:00+00:00"}}
+    files["databases/lgstats_warehouse.yaml"] = _database_yaml(s)
+    for name, mart in sorted(marts.items()):
+        files[f"datasets/lgstats_warehouse/{name}.yaml"] = _dataset_yaml(name, mart)
+    for path in sorted((ASSETS / "datasets").glob("*.yaml")):  # virtual datasets (SQL over the marts)
+        spec = yaml.safe_load(path.read_text())
+        base = marts[spec["based_on"]]
+        cols = {c: base["columns"].get(c, "") for c in spec["columns"]}
+        files[f"datasets/lgstats_warehouse/{path.stem}.yaml"] = _dataset_yaml(
+            path.stem, {"description": spec["description"], "columns": cols}, sql=spec["sql"])
+    dataset_of = {_uuid("dataset", f.split("/")[-1][:-5]): f.split("/")[-1][:-5]
+                  for f in files if f.startswith("datasets/")}
+    notes: dict[str, str] = {}
+    for path in sorted((ASSETS / "charts").glob("*.yaml")):
+        chart = yaml.safe_load(path.read_text())
+        dataset = dataset_of[chart["dataset_uuid"]]
+        table = (yaml.safe_load((ASSETS / "datasets" / f"{dataset}.yaml").read_text())["based_on"]
+                 if (ASSETS / "datasets" / f"{dataset}.yaml").exists() else dataset)
+        if table not in notes:
+            notes[table] = source_note(s, table)
+        chart["description"] = (chart.get("description") or "").strip() + " " + notes[table]
+        files[f"charts/{path.name}"] = chart
+    for path in sorted((ASSETS / "dashboards").glob("*.yaml")):
+        files[f"dashboards/{path.name}"] = yaml.safe_load(path.read_text())
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            zf.writestr(f"lgstats_bundle/{name}", yaml.safe_dump(content, sort_keys=False, allow_unicode=True))
+    return buf.getvalue(), {"databases/lgstats_warehouse.yaml": s.role_pg("bi").password}
+
+
+class Client:
+    """Superset's REST API, logged in (JWT plus the CSRF token its POSTs need)."""
+
+    def __init__(self, url: str, creds: dict):
+        import requests
+
+        self.url = url
+        self.http = requests.Session()
+        r = self.http.post(f"{url}/api/v1/security/login", json={**creds, "provider": "db", "refresh": True},
+                           timeout=30)
+        if r.status_code != 200:
+            raise BIError(f"login to {url} as {creds['username']} failed ({r.status_code}): {r.text[:300]}")
+        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        csrf = self.http.get(f"{url}/api/v1/security/csrf_token/", timeout=30)
+        csrf.raise_for_status()
+        self.http.headers["X-CSRFToken"] = csrf.json()["result"]
+        self.http.headers["Referer"] = url
+
+    def get(self, path: str, **params):
+        r = self.http.get(f"{self.url}{path}", params={"q": json.dumps(params)} if params else None, timeout=120)
+        r.raise_for_status()
+        return r.json()
+
+    def list(self, kind: str) -> list[dict]:
+        return self.get(f"/api/v1/{kind}/", page_size=100)["result"]
+
+
+def import_assets(s: Settings, url: str, creds: dict) -> dict:
+    """Import (overwrite) the bundle; idempotent, since every object has a stable uuid."""
+    data, passwords = bundle(s)
+    client = Client(url, creds)
+    r = client.http.post(f"{url}/api/v1/dashboard/import/", files={"formData": ("lgstats.zip", data,
+                                                                               "application/zip")},
+                         data={"overwrite": "true", "passwords": json.dumps(passwords)}, timeout=300)
+    if r.status_code != 200:
+        raise BIError(f"importing bi/superset/assets failed ({r.status_code}): {r.text[:2000]}")
+    return {"dashboards": len(client.list("dashboard")), "charts": len(client.list("chart"))}
+
+
+def status(s: Settings | None = None) -> dict:
+    p = paths(s)
+    pid = running_pid(p)
+    url = f"http://127.0.0.1:{port()}"
+    return {"running": pid is not None, "pid": pid, "url": url, "healthy": bool(pid) and healthy(url),
+            "home": str(p.home), "credentials": str(p.credentials)}

@@ -1,0 +1,191 @@
+"""`lgstats bi`: Superset over the marts of one clean replay run, checked through its REST API and, as a person
+sees it, in headless Chromium (Debian's chromium and chromedriver, which `make test` installs when missing).
+One Superset and one browser for the whole module."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lgstats.settings import PROJECT_DIR
+from tests.conftest import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("bi")]
+
+LGSTATS = str(Path(sys.executable).with_name("lgstats"))
+
+
+def _lgstats(env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([LGSTATS, *args], env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=PROJECT_DIR)
+
+
+@pytest.fixture(scope="module")
+def superset(clean_replay):
+    assert clean_replay.proc.returncode == 0, clean_replay.proc.stdout[-3000:]
+    env = {**os.environ, **clean_replay.env, "LGSTATS_BI_PORT": str(free_port())}
+    first = _lgstats(env, "bi", "start")
+    home = Path(env["LGSTATS_HOME"])
+    try:
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        yield {"env": env, "home": home, "first": first, "url": f"http://127.0.0.1:{env['LGSTATS_BI_PORT']}",
+               "credentials": json.loads((home / "bi" / "credentials.json").read_text())}
+    finally:
+        _lgstats(env, "bi", "stop", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def api(superset):
+    from lgstats.bi import Client
+
+    return Client(superset["url"], superset["credentials"])
+
+
+def test_first_start_prints_the_generated_admin_once_and_keeps_it_private(superset):
+    creds = superset["credentials"]
+    assert creds["password"] in superset["first"].stdout  # printed once, on first start
+    assert oct((superset["home"] / "bi" / "credentials.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((superset["home"] / "bi" / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_three_dashboards_and_every_chart_returns_rows(api):
+    dashboards = api.list("dashboard")
+    charts = api.list("chart")
+    assert len(dashboards) >= 3 and len(charts) >= 6
+    empty = {}
+    for chart in charts:
+        r = api.http.get(f"{api.url}/api/v1/chart/{chart['id']}/data/", timeout=120)
+        assert r.status_code == 200, (chart["slice_name"], r.text[:500])
+        result = r.json()["result"][0]
+        if not result.get("rowcount"):
+            empty[chart["slice_name"]] = result.get("error")
+    assert empty == {}
+
+
+def test_every_chart_states_its_source_and_whether_rows_are_synthetic(api):
+    for chart in api.list("chart"):
+        description = api.get(f"/api/v1/chart/{chart['id']}")["result"]["description"]
+        assert "Source: " in description and "Synthetic rows: " in description, chart["slice_name"]
+
+
+def test_the_warehouse_is_connected_as_the_read_only_bi_role(api):
+    uris = [api.get(f"/api/v1/database/{db['id']}/connection")["result"]["sqlalchemy_uri"]
+            for db in api.list("database")]
+    assert any(u.split("://", 1)[1].startswith("lgstats_bi:") for u in uris), uris
+    assert not any("postgres:" in u or "lgstats_pipeline" in u for u in uris)
+
+
+def test_a_second_start_reuses_the_environment_and_reimports_idempotently(superset, api):
+    before = (len(api.list("dashboard")), len(api.list("chart")), len(api.list("dataset")))
+    again = _lgstats(superset["env"], "bi", "start")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "installed Superset" not in again.stdout and "password" not in again.stdout
+    after = (len(api.list("dashboard")), len(api.list("chart")), len(api.list("dataset")))
+    assert after == before
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("Debian's chromium and chromium-driver are missing: `make test` installs them "
+                    "(apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1600,1400"):
+        options.add_argument(flag)
+    b = webdriver.Chrome(service=Service(driver), options=options)
+    b.set_page_load_timeout(120)
+    yield b
+    b.quit()
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as exc:  # the page is still building: keep polling until the deadline
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def test_each_dashboard_renders_every_chart_with_data_in_chromium(superset, api, browser):
+    from selenium.webdriver.common.by import By
+
+    url = superset["url"]
+    browser.get(f"{url}/login/")
+    _wait(lambda: browser.find_element(By.ID, "username"), 60, "the login form")
+    browser.find_element(By.ID, "username").send_keys(superset["credentials"]["username"])
+    browser.find_element(By.ID, "password").send_keys(superset["credentials"]["password"] + "\n")
+    _wait(lambda: "/login" not in browser.current_url, 60, "login")
+    shots = superset["home"] / "screenshots"
+    shots.mkdir(exist_ok=True)
+    for dashboard in api.list("dashboard"):
+        detail = api.get(f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
+        browser.get(f"{url}/superset/dashboard/{dashboard['slug'] or dashboard['id']}/")
+        expected = len(detail)
+
+        def holders_present(expected=expected):
+            found = browser.find_elements(By.CSS_SELECTOR, "[data-test='chart-grid-component']")
+            return found if len(found) >= expected else None
+
+        holders = _wait(holders_present, 120, f"the {expected} charts of {dashboard['dashboard_title']}")
+
+        def rendered(holders=holders):
+            done = 0
+            for h in holders:
+                if h.find_elements(By.CSS_SELECTOR, ".loading, [data-test='loading-indicator']"):
+                    return None
+                if h.find_elements(By.CSS_SELECTOR, "canvas, svg, table tbody tr"):
+                    done += 1
+            return done == len(holders)
+
+        _wait(rendered, 120, f"every chart of {dashboard['dashboard_title']} to draw")
+        errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[data-test='chart-grid-component']")
+                  if e.find_elements(By.CSS_SELECTOR, ".alert-danger, [role='alert'], .ant-alert-error")]
+        assert errors == [], (dashboard["dashboard_title"], errors)
+        assert "No results were returned" not in browser.page_source
+        shot = shots / f"{dashboard['slug']}.png"
+        browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+
+
+def test_the_docs_site_renders_the_dbt_docs_and_the_data_docs(superset, browser):
+    from selenium.webdriver.common.by import By
+
+    site = superset["home"] / "site"
+    browser.get((site / "index.html").as_uri())
+    assert "lgstats documentation" in browser.title
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.TAG_NAME, "a")}
+    browser.get(links["dbt docs"])
+    _wait(lambda: "fct_observation" in browser.page_source, 60, "the dbt docs to list fct_observation")
+    browser.save_screenshot(str(superset["home"] / "screenshots" / "dbt-docs.png"))
+    browser.get(links["Great Expectations Data Docs"])
+    _wait(lambda: "un_sdg" in browser.page_source, 60, "the Data Docs to list a UN SDG validation")
+    browser.save_screenshot(str(superset["home"] / "screenshots" / "gx-data-docs.png"))
+
+
+def test_stop_leaves_no_process_behind(superset):
+    pid = int((superset["home"] / "bi" / "superset.pid").read_text())
+    stopped = _lgstats(superset["env"], "bi", "stop", timeout=120)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+    assert not (superset["home"] / "bi" / "superset.pid").exists()
