@@ -25,6 +25,30 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- published_series_filter(column): for an incremental mart built on fct_observation, `column in (...)` listing
+    the series of the batch fct_observation just published (read from the union, where the snapshot filter
+    reaches the raw tables' index), or `false` when that batch is empty. For a full build: `true`. A model using
+    it declares `-- depends_on: {{ ref('int_observations_unioned') }}`. -#}
+{% macro published_series_filter(column) -%}
+    {%- if not (execute and is_incremental()) -%}
+        true
+    {%- else -%}
+        {%- set batch = run_query(
+            "select snapshot_id from " ~ source('ops', 'published_snapshots') ~ " where published_at = "
+            ~ "(select max(published_at) from " ~ source('ops', 'published_snapshots') ~ ")"
+        ).columns[0].values() -%}
+        {%- if batch | length == 0 -%}
+            false
+        {%- else -%}
+            {%- set series = run_query(
+                "select distinct series_code from " ~ ref('int_observations_unioned') ~ " where "
+                ~ snapshot_id_list('snapshot_id', batch)
+            ).columns[0].values() -%}
+            {{ snapshot_id_list(column, series) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- fct_observation's post-hook: what this build published. A full build (first build, --full-refresh)
     starts the record afresh, so its tests check every row. -#}
 {% macro record_published_snapshots() -%}

@@ -305,30 +305,28 @@ def _dataset_yaml(name: str, mart: dict, sql: str | None = None, description: st
             "version": "1.0.0", "database_uuid": _uuid("database", DATABASE_NAME)}
 
 
-def source_note(s: Settings, table: str) -> str:
-    """What a chart states about its data: the sources of its mart's rows and whether any is synthetic
-    (the source names come from dim_snapshot, which labels synthetic snapshots)."""
+def source_note(s: Settings, dataset: str, columns: list[str], sql: str | None = None) -> str:
+    """What a chart states about its data: the sources of its dataset's rows and whether any is synthetic
+    (source names come from dim_snapshot, which labels synthetic snapshots). ``sql``: a virtual dataset's query."""
     import psycopg
+    from psycopg import sql as q
 
+    col = "source_name" if "source_name" in columns else "source_names" if "source_names" in columns else None
+    if col is None:
+        return ""
+    relation = q.SQL("({}) as v").format(q.SQL(sql)) if sql else q.SQL("marts.{}").format(q.Identifier(dataset))
     with psycopg.connect(s.role_pg("bi").url, autocommit=True) as conn:
-        cols = {r[0] for r in conn.execute(
-            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s",
-            (table,)).fetchall()}
-        col = "source_name" if "source_name" in cols else "source_names" if "source_names" in cols else None
-        if col is None:
-            return ""
-        names = sorted({n.strip() for (v,) in conn.execute(f'select distinct "{col}" from marts."{table}"').fetchall()
-                        if v for n in str(v).split(";") if n.strip()})
+        values = conn.execute(q.SQL("select distinct {} from {}").format(q.Identifier(col), relation)).fetchall()
+    names = sorted({n.strip() for (v,) in values if v for n in str(v).split(";") if n.strip()})
     synthetic = [n for n in names if "synthetic" in n]
     return (f"Source: {'; '.join(names) or 'no rows yet'}. Synthetic rows: "
-            + ("yes, from " + "; ".join(synthetic) + " (not real statistics)" if synthetic else "none") + ".")
+            + ("yes, from " + "; ".join(synthetic) if synthetic else "none") + ".")
 
 
-def bundle(s: Settings) -> tuple[bytes, dict[str, str]]:
-    """The import bundle (a zip in Superset's export format) and the passwords it needs."""
+def bundle(s: Settings) -> tuple[dict[str, dict], dict[str, str]]:
+    """The files of the import bundle (Superset's export format) and the passwords it needs."""
     marts = _marts_from_manifest()
-    files: dict[str, dict] = {"metadata.yaml": {"version": "1.0.0", "type": "Dashboard",
-                                                "timestamp": "2026-11-30T00:00:00+00:00"}}
+    files: dict[str, dict] = {}
     files["databases/lgstats_warehouse.yaml"] = _database_yaml(s)
     for name, mart in sorted(marts.items()):
         files[f"datasets/lgstats_warehouse/{name}.yaml"] = _dataset_yaml(name, mart)
@@ -338,25 +336,29 @@ def bundle(s: Settings) -> tuple[bytes, dict[str, str]]:
         cols = {c: base["columns"].get(c, "") for c in spec["columns"]}
         files[f"datasets/lgstats_warehouse/{path.stem}.yaml"] = _dataset_yaml(
             path.stem, {"description": spec["description"], "columns": cols}, sql=spec["sql"])
-    dataset_of = {_uuid("dataset", f.split("/")[-1][:-5]): f.split("/")[-1][:-5]
-                  for f in files if f.startswith("datasets/")}
+    datasets = {d["uuid"]: d for f, d in files.items() if f.startswith("datasets/")}
     notes: dict[str, str] = {}
     for path in sorted((ASSETS / "charts").glob("*.yaml")):
         chart = yaml.safe_load(path.read_text())
-        dataset = dataset_of[chart["dataset_uuid"]]
-        table = (yaml.safe_load((ASSETS / "datasets" / f"{dataset}.yaml").read_text())["based_on"]
-                 if (ASSETS / "datasets" / f"{dataset}.yaml").exists() else dataset)
-        if table not in notes:
-            notes[table] = source_note(s, table)
-        chart["description"] = (chart.get("description") or "").strip() + " " + notes[table]
+        d = datasets[chart["dataset_uuid"]]
+        if d["uuid"] not in notes:
+            notes[d["uuid"]] = source_note(s, d["table_name"], [c["column_name"] for c in d["columns"]], d["sql"])
+        chart["description"] = (chart.get("description") or "").strip() + " " + notes[d["uuid"]]
         files[f"charts/{path.name}"] = chart
     for path in sorted((ASSETS / "dashboards").glob("*.yaml")):
         files[f"dashboards/{path.name}"] = yaml.safe_load(path.read_text())
+    return files, {"databases/lgstats_warehouse.yaml": s.role_pg("bi").password}
+
+
+def _zip(files: dict[str, dict], kind: str, without: tuple[str, ...] = ()) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("lgstats_bundle/metadata.yaml", yaml.safe_dump(
+            {"version": "1.0.0", "type": kind, "timestamp": "2026-11-30T00:00:00+00:00"}))
         for name, content in files.items():
-            zf.writestr(f"lgstats_bundle/{name}", yaml.safe_dump(content, sort_keys=False, allow_unicode=True))
-    return buf.getvalue(), {"databases/lgstats_warehouse.yaml": s.role_pg("bi").password}
+            if not name.startswith(without):
+                zf.writestr(f"lgstats_bundle/{name}", yaml.safe_dump(content, sort_keys=False, allow_unicode=True))
+    return buf.getvalue()
 
 
 class Client:
@@ -387,14 +389,18 @@ class Client:
 
 
 def import_assets(s: Settings, url: str, creds: dict) -> dict:
-    """Import (overwrite) the bundle; idempotent, since every object has a stable uuid."""
-    data, passwords = bundle(s)
+    """Import (overwrite) datasets, then charts, then dashboards: a dashboard import alone never overwrites the
+    charts and datasets it carries, so edits to those would be lost. Idempotent: every object has a stable uuid."""
+    files, passwords = bundle(s)
     client = Client(url, creds)
-    r = client.http.post(f"{url}/api/v1/dashboard/import/", files={"formData": ("lgstats.zip", data,
-                                                                               "application/zip")},
-                         data={"overwrite": "true", "passwords": json.dumps(passwords)}, timeout=300)
-    if r.status_code != 200:
-        raise BIError(f"importing bi/superset/assets failed ({r.status_code}): {r.text[:2000]}")
+    for endpoint, kind, without in (("dataset", "SqlaTable", ("charts/", "dashboards/")),
+                                    ("chart", "Slice", ("dashboards/",)),
+                                    ("dashboard", "Dashboard", ())):
+        r = client.http.post(f"{url}/api/v1/{endpoint}/import/",
+                             files={"formData": ("lgstats.zip", _zip(files, kind, without), "application/zip")},
+                             data={"overwrite": "true", "passwords": json.dumps(passwords)}, timeout=300)
+        if r.status_code != 200:
+            raise BIError(f"importing the {endpoint}s of bi/superset/assets failed ({r.status_code}): {r.text[:2000]}")
     return {"dashboards": len(client.list("dashboard")), "charts": len(client.list("chart"))}
 
 

@@ -83,12 +83,17 @@ def test_the_warehouse_is_connected_as_the_read_only_bi_role(api):
 
 
 def test_a_second_start_reuses_the_environment_and_reimports_idempotently(superset, api):
+    """Re-import overwrites what drifted in the UI (the assets are the truth) and duplicates nothing."""
     before = (len(api.list("dashboard")), len(api.list("chart")), len(api.list("dataset")))
+    chart = api.list("chart")[0]
+    drift = api.http.put(f"{api.url}/api/v1/chart/{chart['id']}", json={"description": "edited by hand"}, timeout=60)
+    assert drift.status_code == 200, drift.text[:500]
     again = _lgstats(superset["env"], "bi", "start")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert "installed Superset" not in again.stdout and "password" not in again.stdout
     after = (len(api.list("dashboard")), len(api.list("chart")), len(api.list("dataset")))
     assert after == before
+    assert "Source: " in api.get(f"/api/v1/chart/{chart['id']}")["result"]["description"]
 
 
 @pytest.fixture(scope="module")

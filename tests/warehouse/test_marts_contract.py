@@ -205,6 +205,14 @@ def test_a_new_small_snapshot_costs_work_in_proportion_to_its_rows(built):
     assert un_sdg_after == un_sdg_before
     assert batch == world_bank
     assert changed == 0
+    # sdg_localisation recomputes only the series of that batch (World Bank indicators, no SDG series)
+    with psycopg.connect(built, autocommit=True) as conn:
+        sdg_rows = conn.execute("select count(*) from marts.sdg_localisation").fetchone()[0]
+        mart = dbt("build", "--select", "sdg_localisation")
+        assert mart.returncode == 0, mart.stdout[-3000:]
+        assert conn.execute("select count(*) from marts.sdg_localisation").fetchone()[0] == sdg_rows
+    sdg_sql = next((DBT_DIR / dbt_target_path() / "compiled").rglob("sdg_localisation.sql")).read_text()
+    assert "series_code in (" in sdg_sql and "SG_GOV_LOGV" not in sdg_sql
     # the fct tests ran on the replaced rows only: their compiled SQL names the batch, never scans all
     compiled = (DBT_DIR / dbt_target_path() / "run").rglob("unique_fct_observation_observation_id.sql")
     sql = next(iter(compiled)).read_text()

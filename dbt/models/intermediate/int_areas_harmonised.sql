@@ -74,8 +74,9 @@ subnational as (  -- states and LGAs of the national sources that no register co
 
 observed as (
     select distinct on (o.area_code) o.area_code, coalesce(g.area_name, o.area_name) as area_name
-    from {{ ref('stg_un_sdg__series_data') }} as o
+    from {{ ref('int_areas_observed') }} as o
     left join {{ ref('stg_un_sdg__geoarea_list') }} as g using (area_code)
+    where o.snapshot_id = {{ latest_snapshot_id('un_sdg', 'series_data') }}
     order by o.area_code, o.area_name
 ),
 

@@ -1,11 +1,20 @@
-{{ config(contract={'enforced': true}) }}
+{{ config(
+    contract={'enforced': true},
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='series_code',
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_observations_unioned') }}
 
 -- Area × series summary of the headline observations: the total ("_T") where the series has one, or
 -- its only category (e.g. Sex=FEMALE for SG_GEN_LOCGELS). City-level breakdowns stay in fct_observation.
+-- Incremental by series: a build recomputes only the series of the snapshots fct_observation just published
+-- (macros/changed_snapshots.sql), read through fct_observation's (series_code, area_code, year) index.
 with numeric as (
     select series_code, area_code, disaggregation, year, value, source_name
     from {{ ref('fct_observation') }}
-    where value is not null
+    where value is not null and {{ published_series_filter('series_code') }}
 ),
 
 headline as (
