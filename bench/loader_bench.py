@@ -176,6 +176,18 @@ def analyst_query_latency(url: str, repeats: int = 30, bi_url: str | None = None
     return out
 
 
+def commit() -> str | None:
+    """The commit measured (with "+dirty" when the work tree differs from it)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def machine() -> dict:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
@@ -230,7 +242,8 @@ def main(argv=None) -> int:
     url = warehouse.ensure_running()
     with warehouse.connect() as conn:
         bootstrap(conn)
-    results = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+    results = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
+               "machine": machine(),
                "note": "synthetic input in the UN SDG page format (labelled synthetic); one process per load",
                "targets": TARGETS, "loaders": [], "scales": []}
     if args.keep_scales and not args.scales and (RESULTS / "latest.json").exists():
@@ -272,7 +285,7 @@ def _rate(part: dict) -> str:
 def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}; "
-             f"{results['generated_at']}. Input synthetic.", "",
+             f"{results['generated_at']}, commit {results.get('commit') or 'unknown'}. Input synthetic.", "",
              "| rows | lgstats rows/s | RSS MB | psql \\copy rows/s | dlt rows/s | RSS MB | pandas.to_sql rows/s | "
              "RSS MB | lgstats / COPY | lgstats / dlt | lgstats / pandas |", "|---" * 11 + "|"]
     for r in results["loaders"]:
