@@ -234,14 +234,23 @@ def main(argv=None) -> int:
     if args.render:
         write_results(json.loads((RESULTS / "latest.json").read_text()))
         return 0
-    import scale_bench
-
     from lgstats import warehouse
     from lgstats.schema import bootstrap
 
+    was_running = warehouse.status().running
     url = warehouse.ensure_running()
     with warehouse.connect() as conn:
         bootstrap(conn)
+    try:
+        return _measure(args, url)
+    finally:
+        if not was_running:  # leave the machine as found: the warehouse started for the bench stops with it
+            warehouse.stop()
+
+
+def _measure(args, url: str) -> int:
+    import scale_bench
+
     results = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
                "machine": machine(),
                "note": "synthetic input in the UN SDG page format (labelled synthetic); one process per load",
