@@ -50,7 +50,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_each_row_once
                       "_b = _src.model_copy(update={'name': 'bench', 'datasets': [_src.dataset('series_data')"
                       ".model_copy(update={'raw_table': 'bench__series_data'})]})\n"
                       "r.sources = lambda *a: {'un_sdg': _src, 'bench': _b}\n" + LOADER)
-    rows = 60_000
+    rows = 300_000  # a COPY of a second or more, so the kill lands in it (the loader streams ~200k rows/s)
     proc = subprocess.Popen([sys.executable, str(script), str(rows), str(tmp_path / "store"), "load"],
                             env=os.environ.copy(), stdout=subprocess.PIPE, text=True)
     snapshot_path = proc.stdout.readline().strip()
@@ -61,7 +61,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_each_row_once
             active = watcher.execute("select count(*) from pg_stat_activity where query ilike 'copy raw.%%'"
                                      " and state = 'active'").fetchone()[0]
             if active:
-                time.sleep(0.3)  # well into the stream
+                time.sleep(0.2)  # into the stream, well before its end
                 os.kill(proc.pid, signal.SIGKILL)
                 killed_during_copy = True
                 break
