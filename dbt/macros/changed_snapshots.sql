@@ -9,12 +9,21 @@
     {%- if not (execute and is_incremental()) -%}
         true
     {%- else -%}
-        {%- set ids = run_query(
-            "select snapshot_id from " ~ source('ops', 'observation_snapshots') ~ " where source_dataset in ("
-            ~ "select source_dataset from " ~ source('ops', 'observation_snapshots') ~ " where changed)"
-        ).columns[0].values() -%}
-        {{ snapshot_id_list(column, ids) }}
+        {{ snapshot_id_list(column, observation_snapshot_ids('dataset_changed')) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The snapshot ids of ops.observation_snapshots meeting `condition` (`changed`, `dataset_changed`). -#}
+{% macro observation_snapshot_ids(condition) -%}
+    {%- do return(run_query("select snapshot_id from " ~ source('ops', 'observation_snapshots')
+                            ~ " where " ~ condition).columns[0].values()) -%}
+{%- endmacro %}
+
+{#- The snapshot ids of the batch fct_observation published last. -#}
+{% macro last_published_snapshot_ids() -%}
+    {%- set published = source('ops', 'published_snapshots') -%}
+    {%- do return(run_query("select snapshot_id from " ~ published ~ " where published_at = "
+                            ~ "(select max(published_at) from " ~ published ~ ")").columns[0].values()) -%}
 {%- endmacro %}
 
 {% macro snapshot_id_list(column, ids) -%}
@@ -33,10 +42,7 @@
     {%- if not (execute and is_incremental()) -%}
         true
     {%- else -%}
-        {%- set batch = run_query(
-            "select snapshot_id from " ~ source('ops', 'published_snapshots') ~ " where published_at = "
-            ~ "(select max(published_at) from " ~ source('ops', 'published_snapshots') ~ ")"
-        ).columns[0].values() -%}
+        {%- set batch = last_published_snapshot_ids() -%}
         {%- if batch | length == 0 -%}
             false
         {%- else -%}
@@ -66,31 +72,21 @@
     change; a full build re-checks everything. Overrides dbt's get_where_subquery. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
-    {%- if where and '__changed_snapshots__' in where -%}
-        {%- if execute -%}
-            {%- if relation.schema == 'marts' -%}  {#- built after fct_observation published this batch -#}
-                {%- set ids_sql = "select snapshot_id from " ~ source('ops', 'published_snapshots')
-                    ~ " where published_at = (select max(published_at) from "
-                    ~ source('ops', 'published_snapshots') ~ ")" -%}
-            {%- else -%}  {#- staging and intermediate: before it, so the new snapshots are not published yet -#}
-                {%- set ids_sql = "select snapshot_id from " ~ source('ops', 'observation_snapshots')
-                    ~ " where changed" -%}
-            {%- endif -%}
-            {%- set ids = run_query(ids_sql).columns[0].values() -%}
-        {%- else -%}
-            {%- set ids = [] -%}
-        {%- endif -%}
-        {%- set where = where | replace('__changed_snapshots__', snapshot_id_list('snapshot_id', ids)) -%}
-        {%- set filtered -%}
-            (select * from {{ relation }} where {{ where }}) dbt_subquery
-        {%- endset -%}
-        {%- do return(filtered) -%}
-    {%- elif where -%}
-        {%- set filtered -%}
-            (select * from {{ relation }} where {{ where }}) dbt_subquery
-        {%- endset -%}
-        {%- do return(filtered) -%}
-    {%- else -%}
+    {%- if not where -%}
         {%- do return(relation) -%}
     {%- endif -%}
+    {%- if '__changed_snapshots__' in where -%}
+        {%- if not execute -%}
+            {%- set ids = [] -%}
+        {%- elif relation.schema == 'marts' -%}  {#- tested after fct_observation published this batch -#}
+            {%- set ids = last_published_snapshot_ids() -%}
+        {%- else -%}  {#- staging and intermediate: tested before, so the new snapshots are not published yet -#}
+            {%- set ids = observation_snapshot_ids('changed') -%}
+        {%- endif -%}
+        {%- set where = where | replace('__changed_snapshots__', snapshot_id_list('snapshot_id', ids)) -%}
+    {%- endif -%}
+    {%- set filtered -%}
+        (select * from {{ relation }} where {{ where }}) dbt_subquery
+    {%- endset -%}
+    {%- do return(filtered) -%}
 {%- endmacro %}

@@ -89,13 +89,19 @@ def _read(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def _write(path: Path, data: dict[str, str]) -> None:
+def write_private(path: Path, text: str) -> None:
+    """A secret file: mode 0600 from its creation, replaced atomically (never readable half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
+        fh.write(text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
+
+
+def _write(path: Path, data: dict[str, str]) -> None:
+    write_private(path, json.dumps(data, indent=2))
 
 
 def env_name(role: str) -> str:

@@ -23,8 +23,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import yaml
 
+from lgstats.access import write_private
 from lgstats.settings import PROJECT_DIR, Settings, get_settings
 
 BI_PROJECT = PROJECT_DIR / "bi" / "superset"
@@ -41,43 +43,24 @@ class BIError(RuntimeError):
 
 @dataclass(frozen=True)
 class Paths:
+    """What `lgstats bi` keeps, all under $LGSTATS_HOME/bi."""
+
     home: Path
-
-    @property
-    def venv(self) -> Path:
-        return self.home / "venv"
-
-    @property
-    def config(self) -> Path:
-        return self.home / "superset_config.py"
-
-    @property
-    def metadata(self) -> Path:
-        return self.home / "superset.db"
-
-    @property
-    def credentials(self) -> Path:
-        return self.home / "credentials.json"
-
-    @property
-    def secret(self) -> Path:
-        return self.home / "secret_key"
-
-    @property
-    def pid(self) -> Path:
-        return self.home / "superset.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.home / "superset.log"
-
-    @property
-    def state(self) -> Path:
-        return self.home / "state.json"
+    venv: Path
+    config: Path
+    metadata: Path
+    credentials: Path
+    secret: Path
+    pid: Path
+    log: Path
+    state: Path
 
 
 def paths(s: Settings | None = None) -> Paths:
-    return Paths((s or get_settings()).home / "bi")
+    h = (s or get_settings()).home / "bi"
+    return Paths(home=h, venv=h / "venv", config=h / "superset_config.py", metadata=h / "superset.db",
+                 credentials=h / "credentials.json", secret=h / "secret_key", pid=h / "superset.pid",
+                 log=h / "superset.log", state=h / "state.json")
 
 
 def port() -> int:
@@ -87,14 +70,6 @@ def port() -> int:
 def _uv() -> str:
     local = PROJECT_DIR / ".tools" / "uv" / "bin" / "uv"
     return str(local) if local.exists() else "uv"
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
 
 
 def ensure_environment(p: Paths) -> bool:
@@ -119,7 +94,7 @@ def ensure_environment(p: Paths) -> bool:
 def write_config(p: Paths) -> None:
     """superset_config.py: a generated SECRET_KEY (kept, 0600), SQLite metadata, nothing exposed."""
     if not p.secret.exists():
-        _write_private(p.secret, secrets.token_urlsafe(48))
+        write_private(p.secret, secrets.token_urlsafe(48))
     text = f'''# Written by `lgstats bi start`; edit lgstats/bi.py instead (this file is rewritten at every start).
 SECRET_KEY = open({str(p.secret)!r}).read().strip()
 SQLALCHEMY_DATABASE_URI = "sqlite:///{p.metadata}"
@@ -131,7 +106,7 @@ WTF_CSRF_ENABLED = True
 SQLLAB_CTAS_NO_LIMIT = False
 ROW_LIMIT = 50000
 '''
-    _write_private(p.config, text)
+    write_private(p.config, text)
 
 
 def _superset_env(p: Paths) -> dict[str, str]:
@@ -164,7 +139,7 @@ def ensure_metadata(p: Paths) -> dict | None:
         creds = {"username": ADMIN_USER, "password": secrets.token_urlsafe(18)}
         _superset(p, "fab", "create-admin", "--username", creds["username"], "--firstname", "lgstats",
                   "--lastname", "admin", "--email", "lgstats-admin@localhost", "--password", creds["password"])
-        _write_private(p.credentials, json.dumps(creds, indent=2) + "\n")
+        write_private(p.credentials, json.dumps(creds, indent=2) + "\n")
         created = creds
     if not state.get("initialised"):
         _superset(p, "init")
@@ -305,18 +280,16 @@ def _dataset_yaml(name: str, mart: dict, sql: str | None = None, description: st
             "version": "1.0.0", "database_uuid": _uuid("database", DATABASE_NAME)}
 
 
-def source_note(s: Settings, dataset: str, columns: list[str], sql: str | None = None) -> str:
+def source_note(conn, dataset: str, columns: list[str], sql: str | None = None) -> str:
     """What a chart states about its data: the sources of its dataset's rows and whether any is synthetic
     (source names come from dim_snapshot, which labels synthetic snapshots). ``sql``: a virtual dataset's query."""
-    import psycopg
     from psycopg import sql as q
 
     col = "source_name" if "source_name" in columns else "source_names" if "source_names" in columns else None
     if col is None:
         return ""
     relation = q.SQL("({}) as v").format(q.SQL(sql)) if sql else q.SQL("marts.{}").format(q.Identifier(dataset))
-    with psycopg.connect(s.role_pg("bi").url, autocommit=True) as conn:
-        values = conn.execute(q.SQL("select distinct {} from {}").format(q.Identifier(col), relation)).fetchall()
+    values = conn.execute(q.SQL("select distinct {} from {}").format(q.Identifier(col), relation)).fetchall()
     names = sorted({n.strip() for (v,) in values if v for n in str(v).split(";") if n.strip()})
     synthetic = [n for n in names if "synthetic" in n]
     return (f"Source: {'; '.join(names) or 'no rows yet'}. Synthetic rows: "
@@ -338,13 +311,15 @@ def bundle(s: Settings) -> tuple[dict[str, dict], dict[str, str]]:
             path.stem, {"description": spec["description"], "columns": cols}, sql=spec["sql"])
     datasets = {d["uuid"]: d for f, d in files.items() if f.startswith("datasets/")}
     notes: dict[str, str] = {}
-    for path in sorted((ASSETS / "charts").glob("*.yaml")):
-        chart = yaml.safe_load(path.read_text())
-        d = datasets[chart["dataset_uuid"]]
-        if d["uuid"] not in notes:
-            notes[d["uuid"]] = source_note(s, d["table_name"], [c["column_name"] for c in d["columns"]], d["sql"])
-        chart["description"] = (chart.get("description") or "").strip() + " " + notes[d["uuid"]]
-        files[f"charts/{path.name}"] = chart
+    with psycopg.connect(s.role_pg("bi").url, autocommit=True) as conn:  # as the role Superset reads with
+        for path in sorted((ASSETS / "charts").glob("*.yaml")):
+            chart = yaml.safe_load(path.read_text())
+            d = datasets[chart["dataset_uuid"]]
+            if d["uuid"] not in notes:
+                notes[d["uuid"]] = source_note(conn, d["table_name"], [c["column_name"] for c in d["columns"]],
+                                               d["sql"])
+            chart["description"] = (chart.get("description") or "").strip() + " " + notes[d["uuid"]]
+            files[f"charts/{path.name}"] = chart
     for path in sorted((ASSETS / "dashboards").glob("*.yaml")):
         files[f"dashboards/{path.name}"] = yaml.safe_load(path.read_text())
     return files, {"databases/lgstats_warehouse.yaml": s.role_pg("bi").password}

@@ -17,6 +17,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs
 
 from lgstats import registry, warehouse  # noqa: E402
 from lgstats.access import CredentialsError  # noqa: E402
+from lgstats.bi import BIError  # noqa: E402
 from lgstats.settings import PROJECT_DIR, get_settings  # noqa: E402
 
 RUN_LOCK_KEY = 724_171_001  # pg advisory lock: one `lgstats run` at a time per warehouse
@@ -402,17 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _bi_error() -> type[Exception]:
-    from lgstats.bi import BIError
-
-    return BIError
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (warehouse.WarehouseError, registry.RegistryError, CredentialsError, _bi_error()) as exc:
+    except (warehouse.WarehouseError, registry.RegistryError, CredentialsError, BIError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -46,8 +46,7 @@ def changed_snapshots(conn: psycopg.Connection) -> list[str]:
     """Every snapshot of each source dataset that has something new since the last published build: what
     this build replaces in fct_observation, and so all the gates need to judge (ops.observation_snapshots)."""
     return [r[0] for r in conn.execute(
-        "select snapshot_id from ops.observation_snapshots where source_dataset in "
-        "(select source_dataset from ops.observation_snapshots where changed) order by 1").fetchall()]
+        "select snapshot_id from ops.observation_snapshots where dataset_changed order by 1").fetchall()]
 
 
 def deleted_share(conn: psycopg.Connection, report: GateReport, max_share: float, min_rows: int,
@@ -64,7 +63,7 @@ def deleted_share(conn: psycopg.Connection, report: GateReport, max_share: float
         with old as (select o.series_code as series, {KEY} as k, {synthetic} as synthetic
                      from {OLD} as o {join}
                      where o.source_dataset in (select source_dataset from ops.observation_snapshots
-                                                where changed)),
+                                                where dataset_changed)),
              new as (select distinct {KEY} as k from {NEW} where snapshot_id = any(%(changed)s))
         select old.series,
                count(*) filter (where not old.synthetic) as before,

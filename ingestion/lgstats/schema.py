@@ -146,13 +146,16 @@ with candidates as (
     union all
     select snapshot_id, source, dataset, loaded_at from raw.snapshot_origins where source = 'submissions'
 )
-select
-    c.source || '/' || c.dataset as source_dataset,
-    c.snapshot_id,
-    c.loaded_at,
-    not exists (select 1 from ops.published_snapshots as p
-                where p.snapshot_id = c.snapshot_id and p.loaded_at = c.loaded_at) as changed
-from candidates as c;
+select *, bool_or(changed) over (partition by source_dataset) as dataset_changed  -- replaced whole, as fct is
+from (
+    select
+        c.source || '/' || c.dataset as source_dataset,
+        c.snapshot_id,
+        c.loaded_at,
+        not exists (select 1 from ops.published_snapshots as p
+                    where p.snapshot_id = c.snapshot_id and p.loaded_at = c.loaded_at) as changed
+    from candidates as c
+) as snapshots;
 create or replace view ops.freshness as
 select
     d.source,
@@ -169,12 +172,8 @@ select
         else 'ok'
     end as freshness
 from ops.datasets as d
-left join lateral (
-    select * from raw.snapshot_origins as s
-    where s.source = d.source and s.dataset = d.dataset
-    order by s.dt desc, s.loaded_at desc
-    limit 1
-) as o on true;
+left join ops.observation_snapshots as n on n.source_dataset = d.source || '/' || d.dataset  -- the newest
+left join raw.snapshot_origins as o on o.snapshot_id = n.snapshot_id;
 """
 
 

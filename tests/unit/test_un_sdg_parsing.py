@@ -149,7 +149,7 @@ def test_the_typed_decoder_gives_the_general_decoders_rows_or_leaves_the_page_to
                       indent=indent).encode()
     with tempfile.TemporaryDirectory() as tmp:
         snap = _snapshot_of(Path(tmp), body)
-        general = list(un_sdg._general_page(snap, snap.origin["files"][0]["file"]))
+        general = list(un_sdg._general_page(snap, snap.origin["files"][0]["file"], body))
         try:
             typed = un_sdg._typed_page(snap.id, snap.origin["files"][0]["file"], body)
         except msgspec.DecodeError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -190,11 +191,16 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
 def iter_pages(snapshot: Snapshot, check=check_envelope) -> Iterator[tuple[str, Any]]:
     for record in snapshot.origin["files"]:
         path = snapshot.path / record["file"]
-        try:
-            payload = _decode(path.read_bytes())
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise PageError(f"{path}: not valid JSON ({exc}). Re-fetch the snapshot or restore the file.") from exc
-        yield record["file"], check(payload, str(path))
+        yield record["file"], _page(path, path.read_bytes(), check)
+
+
+def _page(path: Path, body: bytes, check=check_envelope) -> Any:
+    """A page body decoded and checked, or a PageError naming the file and the fix."""
+    try:
+        payload = _decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise PageError(f"{path}: not valid JSON ({exc}). Re-fetch the snapshot or restore the file.") from exc
+    return check(payload, str(path))
 
 
 _decode = msgspec.json.decode  # faster than json: parsing, not COPY, bounds the loader (docs/performance.md)
@@ -258,19 +264,17 @@ def _series_data_rows(snapshot: Snapshot) -> Iterator[tuple]:
     general one, which gives the same rows or names the fault."""
     for record in snapshot.origin["files"]:
         name = record["file"]
+        body = (snapshot.path / name).read_bytes()  # read once, whichever decoder takes it
         try:
-            yield from _typed_page(snapshot.id, name, (snapshot.path / name).read_bytes())
+            yield from _typed_page(snapshot.id, name, body)
         except msgspec.DecodeError:
-            yield from _general_page(snapshot, name)
+            yield from _general_page(snapshot, name, body)
 
 
-def _general_page(snapshot: Snapshot, name: str) -> Iterator[tuple]:
+def _general_page(snapshot: Snapshot, name: str, body: bytes) -> Iterator[tuple]:
     sid = snapshot.id
     path = snapshot.path / name
-    try:
-        payload = check_envelope(_decode(path.read_bytes()), str(path))
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise PageError(f"{path}: not valid JSON ({exc}). Re-fetch the snapshot or restore the file.") from exc
+    payload = _page(path, body)
     for i, obs in enumerate(payload["data"], start=1):
         if not isinstance(obs, dict):
             raise PageError(f"{path}: data[{i - 1}] is not an object")

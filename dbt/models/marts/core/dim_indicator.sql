@@ -3,16 +3,7 @@
 -- The SDG catalogue (Series/List) and every series seen in the observations, with the unit it is most
 -- often reported in.
 with observed as (  -- counted once per snapshot in int_series_units_counted
-    select
-        series_code,
-        series_description,
-        sdg_goal,
-        sdg_target,
-        sdg_indicator,
-        sdg_indicators,
-        unit,
-        snapshot_id,
-        row_number() over (partition by series_code order by observations desc, unit) as rn
+    select *, row_number() over (partition by series_code order by observations desc, unit) as rn
     from {{ ref('int_series_units_counted') }}
     where snapshot_id = {{ latest_snapshot_id('un_sdg', 'series_data') }}
 ),
