@@ -19,9 +19,9 @@ RUN pip install --no-cache-dir "uv==0.13.9" \
 
 WORKDIR /opt/lgstats
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --extra deploy --no-install-project
+RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
-RUN uv sync --frozen --no-dev --extra deploy \
+RUN uv sync --frozen --no-dev \
  && cd dbt && dbt parse --profiles-dir . --quiet \
  && mkdir -p /opt/lgstats/home && chown -R 50000:0 /opt/lgstats/home /opt/lgstats/dbt
 

@@ -11,6 +11,7 @@ from lgstats.dag_factory import (
     default_args,
     default_mode,
     raw_asset,
+    schedules_on,
     submission_tables,
 )
 
@@ -32,7 +33,7 @@ the DAG: they are the member's to fix, and the report tells them how.
 
 with DAG(
     dag_id="submissions_ingest",
-    schedule=timedelta(minutes=15),
+    schedule=timedelta(minutes=15) if schedules_on() else None,
     start_date=START,
     catchup=False,
     max_active_runs=1,

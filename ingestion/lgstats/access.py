@@ -164,7 +164,7 @@ def trusts_anyone(pgdata: Path) -> bool:
                                  if line.strip() and not line.lstrip().startswith("#"))
 
 
-def _ensure_role(conn: psycopg.Connection, name: str, secret: str, extra: sql.Composable) -> None:
+def ensure_role(conn: psycopg.Connection, name: str, secret: str, extra: sql.Composable) -> None:
     exists = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
     verb = "alter" if exists else "create"
     try:
@@ -188,10 +188,10 @@ def provision(admin_url: str, dbname: str, home: Path, *, embedded: bool) -> Non
     try:
         with psycopg.connect(f"{base}/{dbname}", autocommit=True, connect_timeout=10) as conn:
             conn.execute("select pg_advisory_lock(hashtext('lgstats.provision'))")
-            _ensure_role(conn, ROLES["pipeline"], secrets_["pipeline"], sql.SQL("noinherit"))
+            ensure_role(conn, ROLES["pipeline"], secrets_["pipeline"], sql.SQL("noinherit"))
             for role, limits in READERS.items():
                 name = ROLES[role]
-                _ensure_role(conn, name, secrets_[role],
+                ensure_role(conn, name, secrets_[role],
                              sql.SQL("noinherit connection limit {}").format(sql.Literal(limits["connection_limit"])))
                 for setting, value in (("default_transaction_read_only", "on"),
                                        ("statement_timeout", limits["statement_timeout"]),

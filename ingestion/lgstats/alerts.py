@@ -2,7 +2,8 @@
 
 The destination is an Airflow connection, ``lgstats_alerts`` (e.g. ``AIRFLOW_CONN_LGSTATS_ALERTS=
 'http://hooks.example/...'``): an HTTP(S) webhook that receives one JSON POST per failed task. Without the
-connection the alert is only logged, so local runs need no set-up.
+connection the alert is only logged, so local runs need no set-up. Each alert names the worker the task ran on
+(``hostname``), so a bad host is found from the alert alone.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+
+from lgstats import worker_name
 
 log = logging.getLogger(__name__)
 CONN_ID = "lgstats_alerts"
@@ -24,6 +27,7 @@ def alert_payload(context: dict) -> dict:
         "task_id": getattr(ti, "task_id", None),
         "run_id": getattr(dag_run, "run_id", None) or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
+        "hostname": getattr(ti, "hostname", None) or worker_name.hostname(),  # the worker the task failed on
         "log_url": getattr(ti, "log_url", None),
         "error": str(exc)[:2000] if exc else None,
     }

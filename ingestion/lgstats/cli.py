@@ -20,7 +20,6 @@ from lgstats.access import CredentialsError  # noqa: E402
 from lgstats.bi import BIError  # noqa: E402
 from lgstats.settings import PROJECT_DIR, get_settings  # noqa: E402
 
-RUN_LOCK_KEY = 724_171_001  # pg advisory lock: one `lgstats run` at a time per warehouse
 _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
 
 
@@ -181,8 +180,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print("  warehouse ...")
     warehouse.ensure_running(s)
     lock_conn = warehouse.connect(s, autocommit=True)  # held for the whole run; released if we die
-    if not lock_conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()[0]:
-        _print("error: another `lgstats run` is working on this warehouse; wait for it to finish and retry.")
+    if not lock_conn.execute("select pg_try_advisory_lock(%s)", (warehouse.RUN_LOCK_KEY,)).fetchone()[0]:
+        _print("error: another `lgstats run`, or an Airflow stack (`lgstats airflow`), is working on this "
+               "warehouse; wait for the run to finish, or use `lgstats trigger` while the stack runs.")
         lock_conn.close()
         return 3
     try:
@@ -334,7 +334,26 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_airflow(args: argparse.Namespace) -> int:
     from lgstats.airflow_stack import serve
 
-    return serve(port=args.port)
+    return serve(executor=args.executor, workers=args.workers, port=args.port)
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from lgstats import trigger
+
+    say = (lambda _msg: None) if args.json else _print
+    try:
+        out = trigger.trigger(get_settings(), args.source, args.mode, args.wait, say)
+    except trigger.TriggerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = [f"{r['dag_id']} {r['run_id']}" for r in out["runs"] if r["state"] == "failed"]
+    if args.json:
+        print(json.dumps(out, indent=2))
+    elif args.wait:
+        for r in out["runs"]:
+            hosts = sorted({t["hostname"] for t in r["tasks"] if t["hostname"]})
+            _print(f"{r['dag_id']} {r['run_id']}: {r['state']} ({len(r['tasks'])} tasks on {', '.join(hosts) or '-'})")
+    return 1 if failed else 0
 
 
 def cmd_bi(args: argparse.Namespace) -> int:
@@ -393,11 +412,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", help="folder (default: $LGSTATS_HOME/site)")
     d.set_defaults(func=cmd_docs)
 
+    t = sub.add_parser("trigger", help="trigger <source>_ingest on the running Airflow (REST API), and with --wait "
+                                       "follow it and the Asset-triggered warehouse_build")
+    t.add_argument("source")
+    t.add_argument("--mode", choices=["replay", "live"], default="live")
+    t.add_argument("--wait", action="store_true", help="follow the runs until they finish; exit 1 if one failed")
+    t.add_argument("--json", action="store_true", help='print {"runs": [{dag_id, run_id, state, tasks}]}')
+    t.set_defaults(func=cmd_trigger)
+
     b = sub.add_parser("bi", help="Apache Superset dashboards over the marts (own venv, 127.0.0.1:$LGSTATS_BI_PORT)")
     b.add_argument("action", choices=["start", "stop", "status", "url"])
     b.set_defaults(func=cmd_bi)
 
-    a = sub.add_parser("airflow", help="run Airflow (api-server, scheduler, dag-processor, triggerer) locally")
+    a = sub.add_parser("airflow", help="run the Airflow stack here (api-server, scheduler, dag-processor, "
+                                       "triggerer; with celery also Redis and workers) until Ctrl-C")
+    a.add_argument("--executor", choices=["local", "celery"], default="local")
+    a.add_argument("--workers", type=int, default=2, help="Celery workers (celery only; default 2)")
     a.add_argument("--port", type=int, default=int(os.environ.get("LGSTATS_AIRFLOW_PORT", "8080")))
     a.set_defaults(func=cmd_airflow)
     return p

@@ -29,7 +29,7 @@ def default_args(owner: str, timeout_minutes: float = BUILD_TIMEOUT_MINUTES) -> 
         "owner": owner,
         "execution_timeout": timedelta(minutes=timeout_minutes),
         "retries": int(os.environ.get("LGSTATS_TASK_RETRIES", "2")),
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": timedelta(seconds=float(os.environ.get("LGSTATS_RETRY_DELAY_SECONDS", "60"))),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
         "on_failure_callback": notify_failure,
@@ -55,6 +55,12 @@ def submission_tables() -> list[str]:
 def all_raw_assets() -> list[Asset]:
     tables = [ds.raw_table for src in registry.sources().values() for ds in src.datasets] + submission_tables()
     return [raw_asset(t) for t in tables]
+
+
+def schedules_on() -> bool:
+    """``LGSTATS_SCHEDULES=off``: the ingest DAGs run only when triggered (a staging or test stack that must
+    not call the sources on its own); ``warehouse_build`` still follows its Assets."""
+    return os.environ.get("LGSTATS_SCHEDULES", "on").lower() not in ("off", "false", "0", "no")
 
 
 def default_mode() -> str:
@@ -89,7 +95,7 @@ Expected refresh: every {src.expected_refresh_days} days.
 """
     with DAG(
         dag_id=f"{src.name}_ingest",
-        schedule=schedule,
+        schedule=schedule if schedules_on() else None,
         start_date=START,
         catchup=False,
         max_active_runs=1,
@@ -99,6 +105,12 @@ Expected refresh: every {src.expected_refresh_days} days.
         doc_md=doc_md,
         **RUN_CALLBACKS,
     ) as dag:
+        @task(task_id="announce_loaded", outlets=[raw_asset(ds.raw_table) for ds in src.datasets])
+        def announce_loaded() -> None:
+            """Update the run's raw-table Assets together, once every dataset is loaded and checked: one
+            ``warehouse_build`` per ingest run, never one started on half a run's tables."""
+
+        announce = announce_loaded()
         for ds in src.datasets:
 
             @task(task_id=f"fetch_{ds.name}")
@@ -115,7 +127,7 @@ Expected refresh: every {src.expected_refresh_days} days.
                 pipeline.validate(snapshot_path)
                 return snapshot_path
 
-            @task(task_id=f"load_{ds.name}", outlets=[raw_asset(ds.raw_table)])
+            @task(task_id=f"load_{ds.name}")
             def load(snapshot_path: str) -> dict:
                 from lgstats import pipeline
 
@@ -129,5 +141,6 @@ Expected refresh: every {src.expected_refresh_days} days.
                 pipeline.check_fetch_errors(snapshot_path)
 
             validated = validate(fetch())
-            load(validated) >> check(validated)
+            load(validated) >> check(validated) >> announce
+
     return dag

@@ -23,6 +23,9 @@ from lgstats.settings import WAREHOUSE_DB, Settings, get_settings
 log = logging.getLogger(__name__)
 
 
+RUN_LOCK_KEY = 724_171_001  # pg advisory lock: `lgstats run` takes it alone, `lgstats airflow` shared
+
+
 class WarehouseError(RuntimeError):
     pass
 

@@ -54,8 +54,12 @@ def test_conventions(dagbag, dag_id):
 
 
 def test_ingest_dags_emit_raw_assets_and_the_build_is_scheduled_on_them(dagbag):
-    load = dagbag.dags["un_sdg_ingest"].get_task("load_series_data")
-    assert [a.uri for a in load.outlets] == ["lgstats://warehouse/raw/un_sdg__series_data"]
+    ingest = dagbag.dags["un_sdg_ingest"]
+    announce = ingest.get_task("announce_loaded")
+    assert sorted(a.uri for a in announce.outlets) == [f"lgstats://warehouse/raw/un_sdg__{d}"
+                                                       for d in ("geoarea_list", "series_data", "series_list")]
+    assert {f"check_{d}" for d in ("geoarea_list", "series_data", "series_list")} <= announce.upstream_task_ids
+    assert not any(t.outlets for t in ingest.tasks if t is not announce)  # one build per run, not per dataset
     schedule = dagbag.dags["warehouse_build"].timetable
     assert "un_sdg__series_data" in repr(getattr(schedule, "asset_condition", schedule))
 

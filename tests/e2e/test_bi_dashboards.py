@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from lgstats.settings import PROJECT_DIR
+from tests.browser import start_browser, wait_for
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("bi")]
@@ -98,37 +97,9 @@ def test_a_second_start_reuses_the_environment_and_reimports_idempotently(supers
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.fail("Debian's chromium and chromium-driver are missing: `make test` installs them "
-                    "(apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1600,1400"):
-        options.add_argument(flag)
-    b = webdriver.Chrome(service=Service(driver), options=options)
-    b.set_page_load_timeout(120)
+    b = start_browser()
     yield b
     b.quit()
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as exc:  # the page is still building: keep polling until the deadline
-            last = exc
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def test_each_dashboard_renders_every_chart_with_data_in_chromium(superset, api, browser):
@@ -136,10 +107,10 @@ def test_each_dashboard_renders_every_chart_with_data_in_chromium(superset, api,
 
     url = superset["url"]
     browser.get(f"{url}/login/")
-    _wait(lambda: browser.find_element(By.ID, "username"), 60, "the login form")
+    wait_for(lambda: browser.find_element(By.ID, "username"), 60, "the login form")
     browser.find_element(By.ID, "username").send_keys(superset["credentials"]["username"])
     browser.find_element(By.ID, "password").send_keys(superset["credentials"]["password"] + "\n")
-    _wait(lambda: "/login" not in browser.current_url, 60, "login")
+    wait_for(lambda: "/login" not in browser.current_url, 60, "login")
     shots = superset["home"] / "screenshots"
     shots.mkdir(exist_ok=True)
     for dashboard in api.list("dashboard"):
@@ -151,7 +122,7 @@ def test_each_dashboard_renders_every_chart_with_data_in_chromium(superset, api,
             found = browser.find_elements(By.CSS_SELECTOR, "[data-test='chart-grid-component']")
             return found if len(found) >= expected else None
 
-        holders = _wait(holders_present, 120, f"the {expected} charts of {dashboard['dashboard_title']}")
+        holders = wait_for(holders_present, 120, f"the {expected} charts of {dashboard['dashboard_title']}")
 
         def rendered(holders=holders):
             done = 0
@@ -162,7 +133,7 @@ def test_each_dashboard_renders_every_chart_with_data_in_chromium(superset, api,
                     done += 1
             return done == len(holders)
 
-        _wait(rendered, 120, f"every chart of {dashboard['dashboard_title']} to draw")
+        wait_for(rendered, 120, f"every chart of {dashboard['dashboard_title']} to draw")
         errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[data-test='chart-grid-component']")
                   if e.find_elements(By.CSS_SELECTOR, ".alert-danger, [role='alert'], .ant-alert-error")]
         assert errors == [], (dashboard["dashboard_title"], errors)
@@ -180,10 +151,10 @@ def test_the_docs_site_renders_the_dbt_docs_and_the_data_docs(superset, browser)
     assert "lgstats documentation" in browser.title
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.TAG_NAME, "a")}
     browser.get(links["dbt docs"])
-    _wait(lambda: "fct_observation" in browser.page_source, 60, "the dbt docs to list fct_observation")
+    wait_for(lambda: "fct_observation" in browser.page_source, 60, "the dbt docs to list fct_observation")
     browser.save_screenshot(str(superset["home"] / "screenshots" / "dbt-docs.png"))
     browser.get(links["Great Expectations Data Docs"])
-    _wait(lambda: "un_sdg" in browser.page_source, 60, "the Data Docs to list a UN SDG validation")
+    wait_for(lambda: "un_sdg" in browser.page_source, 60, "the Data Docs to list a UN SDG validation")
     browser.save_screenshot(str(superset["home"] / "screenshots" / "gx-data-docs.png"))
 
 

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
-from lgstats.cli import RUN_LOCK_KEY
 from lgstats.settings import PROJECT_DIR
+from lgstats.warehouse import RUN_LOCK_KEY
 
 LOADER = textwrap.dedent("""
     import sys
@@ -79,15 +80,17 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_each_row_once
     assert _count(warehouse_url, "select count(*) from raw.bench__series_data") == rows
 
 
-def test_a_second_run_refuses_clearly_while_one_is_running(warehouse_url, tmp_path):
+@pytest.mark.parametrize("holder_lock", ["pg_try_advisory_lock", "pg_try_advisory_lock_shared"],
+                         ids=["another lgstats run", "an Airflow stack"])
+def test_a_run_refuses_clearly_while_another_run_or_the_airflow_stack_works(warehouse_url, tmp_path, holder_lock):
     with psycopg.connect(warehouse_url, autocommit=True) as holder:
-        assert holder.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()[0]
+        assert holder.execute(f"select {holder_lock}(%s)", (RUN_LOCK_KEY,)).fetchone()[0]
         exe = Path(sys.executable).with_name("lgstats")
         started = time.monotonic()
         proc = subprocess.run([str(exe), "run", "--mode", "replay", "--source", "un_sdg"], env=os.environ.copy(),
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 3
-        assert "another `lgstats run` is working on this warehouse" in proc.stdout
+        assert "another `lgstats run`, or an Airflow stack (`lgstats airflow`), is working on this" in proc.stdout
         assert time.monotonic() - started < 60
     with psycopg.connect(warehouse_url) as conn:  # it touched nothing
         assert conn.execute("select to_regclass('raw.un_sdg__series_data')").fetchone()[0] is None
