@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/uv/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup browser run test test-fast lint bench audit clean distclean
+.PHONY: help setup system-packages run test test-fast lint bench audit clean distclean
 
 help:
 	@echo "make run    set everything up and run the whole pipeline end to end (replay data)"
@@ -37,14 +37,18 @@ setup: $(BIN)/.synced dbt/target/manifest.json
 run: setup
 	$(BIN)/lgstats run --mode replay
 
-# UI tests drive Debian's chromium through Debian's chromedriver (browser downloads from elsewhere fail here).
-browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-	  echo "installing Debian's chromium and chromium-driver for the UI tests"; \
+# Debian packages the tests drive: chromium + chromium-driver for the UI tests (browser downloads from
+# elsewhere fail here), redis-server for the Celery broker of `lgstats airflow --executor celery`.
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || missing="$$missing chromium chromium-driver"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -z "$$missing" ] || { \
+	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; }
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; }
 
-test: setup browser
+test: setup system-packages
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 test-fast: setup

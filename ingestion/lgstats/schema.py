@@ -184,7 +184,14 @@ def bootstrap(conn: psycopg.Connection) -> None:
         conn.execute(BOOTSTRAP)
 
 
+def _ddl_lock(conn: psycopg.Connection, table: str) -> None:
+    """Two tasks creating the same table at once (a build's set-up beside a load) would clash in the catalog:
+    one waits for the other's transaction instead."""
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"lgstats.ddl.{table}",))
+
+
 def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[str, str]]) -> None:
+    _ddl_lock(conn, table)
     cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)
     conn.execute(sql.SQL("create table if not exists raw.{} ({})").format(sql.Identifier(table), cols))
     conn.execute(sql.SQL("create index if not exists {} on raw.{} (snapshot_id)").format(
@@ -193,6 +200,7 @@ def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[s
 
 def ensure_pending_table(conn: psycopg.Connection, table: str) -> None:
     """``pending.<table>``: the raw table's twin, where the validate step stages a snapshot's rows."""
+    _ddl_lock(conn, f"pending.{table}")
     conn.execute(sql.SQL("create table if not exists pending.{} (like raw.{})").format(
         sql.Identifier(table), sql.Identifier(table)))
 

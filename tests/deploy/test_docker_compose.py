@@ -57,6 +57,28 @@ def test_every_airflow_component_is_there_and_shares_one_jwt_secret_and_image(co
     assert "redis" in services and services["redis"]["healthcheck"]
 
 
+def test_the_compose_stack_and_lgstats_airflow_use_the_same_settings(compose, tmp_path):
+    """docker-compose stays in step with `lgstats airflow --executor celery`: the same setting names, the same
+    worker-naming scheme, and the metadata in PostgreSQL through psycopg 3 in both."""
+    from lgstats.airflow_stack import stack_env
+    from lgstats.settings import Settings
+
+    local = stack_env(Settings(home=tmp_path), "celery", 8080, "postgresql+psycopg://a:b@127.0.0.1:5433/airflow",
+                      "redis://:pw@127.0.0.1:6380/0")
+    per_machine = {"AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__API__HOST", "AIRFLOW__API__PORT",
+                   "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"}  # paths and ports the image fixes itself
+    wanted = {k for k in local if k.startswith("AIRFLOW__")} - per_machine
+    assert {"AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CORE__HOSTNAME_CALLABLE",
+            "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"} <= wanted
+    for name in AIRFLOW:
+        env = compose["services"][name]["environment"]
+        assert wanted - set(env) == set(), name
+        assert env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == local["AIRFLOW__CORE__HOSTNAME_CALLABLE"]
+        for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
+                    "AIRFLOW__CELERY__RESULT_BACKEND", "AIRFLOW__CELERY__BROKER_URL"):
+            assert env[key].split("://")[0] == local[key].split("://")[0], key
+
+
 def test_depends_on_names_real_services_and_volumes_are_declared(compose):
     services = compose["services"]
     for name, svc in services.items():
