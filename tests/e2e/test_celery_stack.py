@@ -265,6 +265,13 @@ def test_the_stack_stops_on_sigterm_with_no_process_left(stack):
     proc = stack["proc"]
     tree = psutil.Process(proc.pid).children(recursive=True)
     assert len(tree) >= 6  # redis, the four core components, the surviving worker (and their children)
+    listening = set()
+    for p in [psutil.Process(proc.pid), *tree]:
+        try:
+            listening |= {c.laddr.ip for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+        except psutil.NoSuchProcess:
+            pass
+    assert "127.0.0.1" in listening and listening <= {"127.0.0.1", "::1"}, listening  # Redis, API: loopback only
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 0
     time.sleep(1)

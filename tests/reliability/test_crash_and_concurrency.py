@@ -94,3 +94,14 @@ def test_a_run_refuses_clearly_while_another_run_or_the_airflow_stack_works(ware
         assert time.monotonic() - started < 60
     with psycopg.connect(warehouse_url) as conn:  # it touched nothing
         assert conn.execute("select to_regclass('raw.un_sdg__series_data')").fetchone()[0] is None
+
+
+def test_the_airflow_stack_refuses_to_start_while_an_lgstats_run_works(warehouse_url, tmp_path):
+    with psycopg.connect(warehouse_url, autocommit=True) as holder:
+        assert holder.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()[0]
+        exe = Path(sys.executable).with_name("lgstats")
+        proc = subprocess.run([str(exe), "airflow", "--executor", "celery", "--port", "1"], env=os.environ.copy(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert "an `lgstats run` is working on this warehouse" in proc.stdout
+    assert not (Path(os.environ["LGSTATS_HOME"]) / "airflow" / "stack.json").exists()
