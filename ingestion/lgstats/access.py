@@ -24,6 +24,7 @@ import fcntl
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 
 import psycopg
@@ -184,6 +185,18 @@ def provision(admin_url: str, dbname: str, home: Path, *, embedded: bool) -> Non
         return  # connected as one of the managed roles (a deployment's workers): set-up is the admin's job
     ensure_credentials(home, [r for r in ROLES if r != "admin"])
     secrets_ = {r: password(home, r) for r in ROLES if r != "admin"}
+    for attempt in range(5):
+        try:
+            return _provision(admin_url, dbname, secrets_, embedded=embedded)
+        except psycopg.errors.InternalError_ as exc:
+            # roles are the server's, not one database's: two databases set up at once (an advisory lock is
+            # per database) can update one role together; PostgreSQL refuses the second, which retries
+            if "concurrently updated" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _provision(admin_url: str, dbname: str, secrets_: dict[str, str], *, embedded: bool) -> None:
     base = admin_url.rsplit("/", 1)[0]
     try:
         with psycopg.connect(f"{base}/{dbname}", autocommit=True, connect_timeout=10) as conn:

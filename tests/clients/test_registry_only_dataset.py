@@ -74,7 +74,7 @@ def test_the_new_source_gets_its_ingest_dag(extended_registry):
     namespace = runpy.run_path(str(PROJECT_DIR / "dags" / "national_statistics_ingest.py"))
     dag = namespace["pdh_ingest"]
     assert {t.task_id for t in dag.tasks} == {"fetch_population", "validate_population", "load_population",
-                                              "check_population"}
+                                              "check_population", "announce_loaded"}
     assert "ingestion/sources/pdh.yml" in dag.doc_md
 
 

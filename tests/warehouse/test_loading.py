@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psycopg
@@ -105,3 +106,40 @@ def test_a_snapshot_that_fails_validation_leaves_nothing_staged(warehouse_url, t
         pipeline.validate(path)
     assert _count(warehouse_url, "select count(*) from pending.un_sdg__series_data") == 0
     assert _count(warehouse_url, "select count(*) from raw.un_sdg__series_data") == 0
+
+
+def test_two_databases_set_up_at_once_on_one_server_both_get_their_roles(pg_admin_url, tmp_path):
+    """Roles belong to the server: provisioning two databases at once once failed one of them with
+    'tuple concurrently updated' (an advisory lock only serialises one database)."""
+    import threading
+
+    from psycopg import sql
+
+    from lgstats import access
+
+    names = [f"lgstats_race_{os.getpid()}_{i}" for i in range(6)]
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    base = pg_admin_url.rsplit("/", 1)[0]
+    errors: list[BaseException] = []
+
+    def provision(name: str) -> None:
+        try:
+            access.provision(f"{base}/{name}", name, tmp_path, embedded=False)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    for pair in (names[0:2], names[2:4], names[4:6]):
+        threads = [threading.Thread(target=provision, args=(n,)) for n in pair]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    with psycopg.connect(f"{base}/{names[-1]}", autocommit=True) as conn:
+        assert conn.execute("select has_database_privilege('lgstats_bi', current_database(), 'connect')").fetchone()[0]
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
