@@ -32,6 +32,18 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("xdist_group") is None:
             shared = SHARED_RUN_FIXTURES & set(getattr(item, "fixturenames", ()))
             item.add_marker(pytest.mark.xdist_group("clean_replay" if shared else item.nodeid.split("::")[0]))
+    # the longest groups first (xdist hands groups out in collection order), so neither worker is left
+    # alone with one of them at the end: longest-processing-time-first scheduling
+    items.sort(key=lambda item: LONGEST_FIRST.index(_group(item)) if _group(item) in LONGEST_FIRST
+               else len(LONGEST_FIRST))
+
+
+LONGEST_FIRST = ["airflow_stack", "clean_replay", "bi"]
+
+
+def _group(item) -> str:
+    marker = item.get_closest_marker("xdist_group")
+    return marker.args[0] if marker and marker.args else (marker.kwargs.get("name", "") if marker else "")
 
 
 def dbt_target_path() -> str:
