@@ -49,7 +49,7 @@ system-packages:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; }
 
 test: setup system-packages
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 test-fast: setup
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not e2e"

@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(config, items):
                else len(LONGEST_FIRST))
 
 
-LONGEST_FIRST = ["airflow_stack", "clean_replay", "bi"]
+LONGEST_FIRST = ["airflow_stack", "clean_replay"]
 
 
 def _group(item) -> str:

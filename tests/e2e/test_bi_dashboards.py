@@ -16,7 +16,7 @@ from lgstats.settings import PROJECT_DIR
 from tests.browser import start_browser, wait_for
 from tests.conftest import free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("bi")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("clean_replay")]  # with the run it reads
 
 LGSTATS = str(Path(sys.executable).with_name("lgstats"))
 

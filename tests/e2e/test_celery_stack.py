@@ -81,7 +81,23 @@ def reference_rows(reference):
     env, proc = reference
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-3000:]
-    return {s: fct_rows(env["LGSTATS_WAREHOUSE_URL"], f"source_dataset like '{s}/%'") for s in SOURCES}
+    rows = {s: fct_rows(env["LGSTATS_WAREHOUSE_URL"], f"source_dataset like '{s}/%'") for s in SOURCES}
+    rows["marts"] = mart_rows(env["LGSTATS_WAREHOUSE_URL"])
+    return rows
+
+
+def mart_rows(url: str) -> dict[str, list[tuple]]:
+    """Every mart's rows, sorted, without what differs between two equal runs: load and retrieval times, and
+    the path of a snapshot's sidecar (each run has its own home)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        columns = conn.execute("""
+            select table_name, string_agg(quote_ident(column_name), ', ' order by ordinal_position)
+            from information_schema.columns
+            where table_schema = 'marts' and data_type not like 'timestamp%' and column_name <> 'sidecar_path'
+            group by table_name""").fetchall()
+        return {t: conn.execute(f"select {cols} from marts.{t} order by {cols}").fetchall() for t, cols in columns}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +110,7 @@ def stack(tmp_path_factory, fresh_database_module, webhook, reference):
            "LGSTATS_SCHEDULES": "off",  # triggered runs only: nothing may call the real sources
            "LGSTATS_TASK_RETRIES": "1", "LGSTATS_RETRY_DELAY_SECONDS": "2",
            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",  # a killed worker's task is seen in 20 s
+           "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",  # the DAG files do not change under test
            "AIRFLOW_CONN_LGSTATS_ALERTS": server.url_for("/hook"),
            "LGSTATS_WORLD_BANK_BASE_URL": server.url_for("/wb")}
     env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
@@ -223,19 +240,33 @@ def test_a_failing_task_sends_exactly_one_alert_naming_its_worker(stack, webhook
 
 
 def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_marts_match(stack, reference_rows):
+    import psycopg
+
     from lgstats.trigger import Follower
 
     api = _api(stack)
-    started = _lgstats(stack["env"], "trigger", "stats_nz", "--mode", "replay", "--json")
-    assert started.returncode == 0, started.stderr
-    run_id = json.loads(started.stdout)["runs"][0]["run_id"]
+    url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
+    # The load is quick; to kill its worker surely in the middle of it, the test holds a lock that the load's
+    # write into raw waits for: the load's transaction is open and blocked when the worker dies.
+    blocker, watch = psycopg.connect(url), psycopg.connect(url, autocommit=True)
+    blocker.execute("lock table raw.stats_nz__agr_forestry in share mode")
+    try:
+        started = _lgstats(stack["env"], "trigger", "stats_nz", "--mode", "replay", "--json")
+        assert started.returncode == 0, started.stderr
+        run_id = json.loads(started.stdout)["runs"][0]["run_id"]
 
-    def load_running():
-        ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/load_agr_forestry")
-        return ti if ti["state"] == "running" and ti.get("hostname") else None
+        def load_blocked_mid_write():
+            ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/load_agr_forestry")
+            waiting = watch.execute("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                                    "and query ilike '%raw.%stats_nz__agr_forestry%'").fetchone()[0]
+            return ti if ti["state"] == "running" and ti.get("hostname") and waiting else None
 
-    victim = wait_for(load_running, 180, "load_agr_forestry to start")["hostname"]
-    os.killpg(stack["state"]["workers"][victim], signal.SIGKILL)
+        victim = wait_for(load_blocked_mid_write, 240, "load_agr_forestry to block in its write")["hostname"]
+        os.killpg(stack["state"]["workers"][victim], signal.SIGKILL)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        watch.close()
     survivor = next(w for w in stack["state"]["workers"] if w != victim)
 
     follower = Follower(api, lambda _m: None)
@@ -249,6 +280,9 @@ def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_mart
     for source in SOURCES:  # the retried load and everything loaded before it
         assert fct_rows(url, f"source_dataset like '{source}/%'") == reference_rows[source], source
     assert reference_rows["stats_nz"]
+    marts = mart_rows(url)  # every mart, now that the stack has loaded what the reference run did
+    assert len(marts) >= 10 and sum(map(len, marts.values())) > 1000
+    assert {t: rows for t, rows in marts.items() if rows != reference_rows["marts"].get(t)} == {}
     assert f"{victim} exited" in "".join(stack["out"])  # reported by the stack, which kept running
     assert stack["proc"].poll() is None
 
