@@ -92,6 +92,9 @@ def stack_env(s: Settings, executor: str, port: int, conn: str, broker_url: str 
         # them idle while it waits for Celery to confirm finished tasks
         env["AIRFLOW__CORE__PARALLELISM"] = os.environ.get("AIRFLOW__CORE__PARALLELISM", "32")
     env.pop("LGSTATS_WORKER_NAME", None)
+    # on this machine the ingest DAGs run when triggered: with their schedules on, unpausing one (as `lgstats
+    # trigger` does) would first start its due live run; LGSTATS_SCHEDULES=on turns them on (compose: on)
+    env.setdefault("LGSTATS_SCHEDULES", "off")
     return env
 
 
