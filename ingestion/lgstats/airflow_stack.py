@@ -136,11 +136,21 @@ class Stack:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-            try:  # the component if it did not stop in time, and anything it left behind in its group
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill_session(proc.pid)  # the component if it did not stop in time, and all it left behind
             proc.wait()
+
+
+def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal every process of a component's session: a task runs in its own process group under the worker
+    (so a group signal misses it), but never leaves the worker's session."""
+    import psutil
+
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid:
+                p.send_signal(sig)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            pass
 
 
 def _migrate(env: dict[str, str], logs: Path) -> None:

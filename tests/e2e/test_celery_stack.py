@@ -20,6 +20,7 @@ from urllib.parse import quote
 import psutil
 import pytest
 
+from lgstats.airflow_stack import kill_session
 from lgstats.settings import PROJECT_DIR
 from tests.browser import start_browser, wait_for
 from tests.conftest import fct_rows, free_port
@@ -262,7 +263,7 @@ def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_mart
             return ti if ti["state"] == "running" and ti.get("hostname") and waiting else None
 
         victim = wait_for(load_blocked_mid_write, 240, "load_agr_forestry to block in its write")["hostname"]
-        os.killpg(stack["state"]["workers"][victim], signal.SIGKILL)
+        kill_session(stack["state"]["workers"][victim])  # the worker and its tasks, as if its host died
     finally:
         blocker.rollback()
         blocker.close()
@@ -297,10 +298,45 @@ def _build_done_after(api, run_id: str) -> bool:
     return bool(builds) and all_taken and all(s == "success" for s in states)
 
 
-def test_the_stack_stops_on_sigterm_with_no_process_left(stack):
+def _sid(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def test_the_stack_stops_on_sigterm_with_no_process_left_even_with_a_task_running(stack):
+    import psycopg
+
     proc = stack["proc"]
-    tree = psutil.Process(proc.pid).children(recursive=True)
+    url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
+    blocker, watch = psycopg.connect(url), psycopg.connect(url, autocommit=True)
+    blocker.execute("lock table raw.oecd__sng_wofi_finance in share mode")  # its load waits: a task is running
+    try:
+        started = _lgstats(stack["env"], "trigger", "oecd", "--mode", "replay")
+        assert started.returncode == 0, started.stderr
+        wait_for(lambda: watch.execute("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and "
+                                       "query ilike '%raw.%oecd__sng_wofi_finance%'").fetchone()[0], 240,
+                 "the oecd load to run (and wait)")
+        sessions = {p.pid for p in psutil.Process(proc.pid).children()}  # each component leads its session
+        tree = [p for p in psutil.process_iter() if _sid(p.pid) in sessions]
+        _stop_and_check(stack, proc, tree)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        watch.close()
+
+
+def _alive(p) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _stop_and_check(stack, proc, tree):
     assert len(tree) >= 6  # redis, the four core components, the surviving worker (and their children)
+    assert any(" -- " in p.name() + " ".join(p.cmdline()) for p in tree if _alive(p)), "a task process is running"
     listening = set()
     for p in [psutil.Process(proc.pid), *tree]:
         try:
@@ -311,7 +347,7 @@ def test_the_stack_stops_on_sigterm_with_no_process_left(stack):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 0
     time.sleep(1)
-    left = [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert left == [], [(p.pid, p.cmdline()[:3]) for p in left]
+    left = [p for p in tree if _alive(p)]
+    assert left == [], [(p.pid, p.name()) for p in left]
     assert "Airflow stopped" in "".join(stack["out"])
     assert not (stack["home"] / "airflow" / "stack.json").exists()
