@@ -121,7 +121,7 @@ def warehouse_url(pg_admin_url, monkeypatch, tmp_path) -> str:
     return url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fresh_database(pg_admin_url):
     """Factory for extra databases (e2e runs need one each)."""
     return lambda: _database_url(pg_admin_url, f"lgstats_test_{os.getpid()}_{next(_counter)}")

@@ -58,23 +58,13 @@ def webhook():
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, fresh_database_module):
+def reference(tmp_path_factory, fresh_database):
     """``lgstats run --mode replay`` of the same sources into its own database: what the stack must equal."""
     env = {**os.environ, "LGSTATS_HOME": str(tmp_path_factory.mktemp("reference")),
-           "LGSTATS_WAREHOUSE_URL": fresh_database_module()}
+           "LGSTATS_WAREHOUSE_URL": fresh_database()}
     args = [a for s in SOURCES for a in ("--source", s)]
     return env, subprocess.Popen([LGSTATS, "run", "--mode", "replay", *args], env=env, cwd=PROJECT_DIR,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-@pytest.fixture(scope="module")
-def fresh_database_module(pg_admin_url):
-    import itertools
-
-    from tests.conftest import _database_url
-
-    counter = itertools.count()
-    return lambda: _database_url(pg_admin_url, f"lgstats_celery_{os.getpid()}_{next(counter)}")
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +92,11 @@ def mart_rows(url: str) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, fresh_database_module, webhook, reference):
+def stack(tmp_path_factory, fresh_database, webhook, reference):
     server, _ = webhook
     home = tmp_path_factory.mktemp("stack")
     port = free_port()
-    env = {**os.environ, "LGSTATS_HOME": str(home), "LGSTATS_WAREHOUSE_URL": fresh_database_module(),
+    env = {**os.environ, "LGSTATS_HOME": str(home), "LGSTATS_WAREHOUSE_URL": fresh_database(),
            "LGSTATS_REDIS_PORT": str(free_port()), "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
            "LGSTATS_SCHEDULES": "off",  # triggered runs only: nothing may call the real sources
            "LGSTATS_TASK_RETRIES": "1", "LGSTATS_RETRY_DELAY_SECONDS": "2",
