@@ -61,13 +61,17 @@ def _ingest_dags() -> dict[str, str]:
 _DAG_MARK = re.compile(r"\[lgstats\] dag (\S+) (start|end)(?: (\S+))?")
 
 
-def _run_dags(dag_ids: list[str], logical_date: str, conf: dict, run_dir: Path, env: dict, name: str) -> list[dict]:
-    """Run ``dag_ids`` one after another in one process (lgstats.dag_runner), printing each DAG and its tasks as
-    they start; returns one outcome per DAG (its JSON result, its seconds, the log)."""
-    log_path = run_dir / f"{name}.log"
-    cmd = [sys.executable, "-m", "lgstats.dag_runner", *dag_ids, "--logical-date", logical_date,
+def _run_dags(dag_ids: list[str], then: str, logical_date: str, conf: dict, run_dir: Path, env: dict) -> list[dict]:
+    """Run ``dag_ids`` one after another in one process (lgstats.dag_runner), then ``then`` if they all
+    succeeded, printing each DAG and its tasks as they start; returns one outcome per DAG that ran (its JSON
+    result, its seconds, the log)."""
+    from lgstats.toolchain import dag_runner_script
+
+    log_path = run_dir / "dags.log"
+    cmd = [sys.executable, dag_runner_script(), *dag_ids, "--then", then, "--logical-date", logical_date,
            "--conf", json.dumps(conf), "--result-dir", str(run_dir)]
     seconds: dict[str, float] = {}
+    started = set()
     current, t0 = None, time.monotonic()
     with open(log_path, "w", encoding="utf-8") as log_fh:
         proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
@@ -78,6 +82,7 @@ def _run_dags(dag_ids: list[str], logical_date: str, conf: dict, run_dir: Path, 
                     mark = _DAG_MARK.search(line)
                     if mark and mark.group(2) == "start":
                         current, t0 = mark.group(1), time.monotonic()
+                        started.add(current)
                         _print(f"  ▶ {current}")
                     elif mark:
                         seconds[mark.group(1)] = round(time.monotonic() - t0, 1)
@@ -88,8 +93,10 @@ def _run_dags(dag_ids: list[str], logical_date: str, conf: dict, run_dir: Path, 
                 if done:
                     break
                 time.sleep(0.5)
+    if then not in started:
+        _print(f"  {then} skipped: an ingestion failed, so raw and marts stay as they were")
     outcomes = []
-    for dag_id in dag_ids:
+    for dag_id in [*dag_ids, then] if then in started else dag_ids:
         result = run_dir / f"{dag_id}.json"
         outcome = json.loads(result.read_text()) if result.exists() else {
             "dag_id": dag_id, "state": "failed", "error": f"the DAG process exited with {proc.returncode}"}
@@ -198,12 +205,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
         env["LGSTATS_FAILURE_FILE"] = str(run_dir / "failures.jsonl")
         conf = {"mode": args.mode}
-        # the ingest DAGs in one process (Airflow's start-up paid once), the build in its own
-        outcomes = _run_dags([available[x] for x in chosen], logical_date, conf, run_dir, env, "ingest")
-        if any(o["state"] != "success" for o in outcomes):
-            _print("  warehouse_build skipped: an ingestion failed, so raw and marts stay as they were")
-        else:
-            outcomes += _run_dags(["warehouse_build"], logical_date, conf, run_dir, env, "warehouse_build")
+        # the ingest DAGs, then the build, in one process (Airflow's start-up paid once)
+        outcomes = _run_dags([available[x] for x in chosen], "warehouse_build", logical_date, conf, run_dir, env)
         return _summary(s, outcomes, _failures(run_dir / "failures.jsonl"), run_dir, time.monotonic() - started,
                         started_at)
     finally:

@@ -83,6 +83,15 @@ def ensure_manifest(force: bool = False) -> Path:
     return MANIFEST
 
 
+def dag_runner_script() -> str:
+    """The ``lgstats-dag-runner`` script installed beside this interpreter (see lgstats/dag_runner.py for why a
+    script and not ``-m``)."""
+    script = Path(sys.executable).with_name("lgstats-dag-runner")
+    if not script.exists():
+        raise FileNotFoundError(f"{script} is missing: install the project (`make setup`, or `uv sync --frozen`)")
+    return str(script)
+
+
 def _bin(name: str) -> str:
     candidate = Path(sys.executable).with_name(name)
     return str(candidate) if candidate.exists() else name
