@@ -23,15 +23,19 @@ def _latest_partition(root: Path, source: str, dataset: str) -> Path | None:
     return parts[-1] if parts else None
 
 
-def build_dbt_docs(site: Path) -> Path:
-    target = site / "dbt"
+def start_dbt_docs(site: Path) -> subprocess.Popen:
+    """``dbt docs generate`` in its own process, so the Data Docs render meanwhile on the other core."""
     env = {**os.environ, **export_warehouse_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-    proc = subprocess.run([_bin("dbt"), "docs", "generate", "--static", "--project-dir", str(DBT_DIR),
-                           "--profiles-dir", str(DBT_DIR), "--target-path", str(target), "--quiet"],
-                          env=env, capture_output=True, text=True)
+    return subprocess.Popen([_bin("dbt"), "docs", "generate", "--static", "--project-dir", str(DBT_DIR),
+                             "--profiles-dir", str(DBT_DIR), "--target-path", str(site / "dbt"), "--quiet"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_dbt_docs(site: Path, proc: subprocess.Popen) -> Path:
+    stdout, stderr = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"dbt docs generate failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return target / "static_index.html"
+        raise RuntimeError(f"dbt docs generate failed:\n{stdout[-3000:]}\n{stderr[-2000:]}")
+    return site / "dbt" / "static_index.html"
 
 
 def build_data_docs(site: Path, work: Path) -> tuple[Path, list[str]]:
@@ -89,8 +93,14 @@ def build(site: Path | None = None) -> Path:
     s = get_settings()
     site = site or s.home / "site"
     site.mkdir(parents=True, exist_ok=True)
-    dbt_index = build_dbt_docs(site)
-    gx_index, validated = build_data_docs(site, s.home / "site-build" / "gx")
+    dbt_docs = start_dbt_docs(site)
+    try:
+        gx_index, validated = build_data_docs(site, s.home / "site-build" / "gx")
+    except BaseException:
+        dbt_docs.kill()
+        dbt_docs.wait()
+        raise
+    dbt_index = finish_dbt_docs(site, dbt_docs)
     items = "".join(f"<li><code>{html.escape(v)}</code></li>" for v in validated) or "<li>no snapshot yet</li>"
     (site / "index.html").write_text(f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lgstats documentation</title>
