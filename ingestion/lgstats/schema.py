@@ -194,8 +194,16 @@ def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[s
     _ddl_lock(conn, table)
     cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)
     conn.execute(sql.SQL("create table if not exists raw.{} ({})").format(sql.Identifier(table), cols))
-    conn.execute(sql.SQL("create index if not exists {} on raw.{} (snapshot_id)").format(
-        sql.Identifier(f"{table}__snapshot"), sql.Identifier(table)))
+    if "series_code" in dict(columns):
+        # the models that need one series of the newest snapshot (int_local_governments_counted: SG_GOV_LOGV)
+        # look it up instead of scanning the snapshot; the index serves snapshot_id alone as well, so it
+        # replaces the one below (dropped where an older warehouse has it)
+        conn.execute(sql.SQL("create index if not exists {} on raw.{} (snapshot_id, series_code)").format(
+            sql.Identifier(f"{table}__snapshot_series"), sql.Identifier(table)))
+        conn.execute(sql.SQL("drop index if exists raw.{}").format(sql.Identifier(f"{table}__snapshot")))
+    else:
+        conn.execute(sql.SQL("create index if not exists {} on raw.{} (snapshot_id)").format(
+            sql.Identifier(f"{table}__snapshot"), sql.Identifier(table)))
 
 
 def ensure_pending_table(conn: psycopg.Connection, table: str) -> None:

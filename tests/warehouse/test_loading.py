@@ -143,3 +143,20 @@ def test_two_databases_set_up_at_once_on_one_server_both_get_their_roles(pg_admi
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         for name in names:
             conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+def test_raw_tables_with_series_are_indexed_to_look_one_series_up_and_old_warehouses_migrate(warehouse_url):
+    from lgstats.schema import bootstrap, ensure_raw_table
+
+    with psycopg.connect(warehouse_url) as conn:
+        bootstrap(conn)
+        # a warehouse set up before the change: the series table has the snapshot_id index only
+        conn.execute("create table raw.t_series (snapshot_id text, series_code text, value numeric)")
+        conn.execute("create index t_series__snapshot on raw.t_series (snapshot_id)")
+        ensure_raw_table(conn, "t_series", [("snapshot_id", "text"), ("series_code", "text"), ("value", "numeric")])
+        ensure_raw_table(conn, "t_plain", [("snapshot_id", "text"), ("value", "numeric")])
+        indexes = dict(conn.execute("select indexname, indexdef from pg_indexes where schemaname = 'raw' "
+                                    "and tablename in ('t_series', 't_plain')").fetchall())
+    assert set(indexes) == {"t_series__snapshot_series", "t_plain__snapshot"}
+    assert indexes["t_series__snapshot_series"].endswith("(snapshot_id, series_code)")
+    assert indexes["t_plain__snapshot"].endswith("(snapshot_id)")
