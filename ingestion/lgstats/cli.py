@@ -179,8 +179,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unknown:
         _print(f"error: unknown source(s) {unknown}; sources with an ingest DAG: {sorted(available)}")
         return 2
+    needed = registry.with_needs(chosen, registry.sources())
+    added = [x for x in needed if x not in chosen]
+    chosen = needed
     logical_date = args.logical_date or datetime.now(UTC).date().isoformat()
     _print(f"lgstats run: mode={args.mode} sources={','.join(chosen)} logical date={logical_date}")
+    if added:
+        _print(f"  with {', '.join(added)}: the rows of the sources asked for refer to theirs (`needs` in the "
+               "registry)")
     started = time.monotonic()
     started_at = datetime.now(UTC)
 

@@ -96,6 +96,9 @@ class Source(BaseModel):
     expected_refresh_days: int
     http: HttpPolicy = Field(default_factory=HttpPolicy)
     auth: dict[str, str] | None = None  # {header, env, register}: an API key from the environment
+    # sources whose rows this source's rows refer to (PSA's provinces are PSGC areas of the registers):
+    # `lgstats run --source` ingests them too, so a build on a fresh warehouse has what its tests check
+    needs: list[str] = []
     datasets: list[Dataset]
 
     @property
@@ -156,10 +159,32 @@ def registry_dir() -> Path:
 
 
 def sources(directory: Path | None = None) -> dict[str, Source]:
-    out = {}
+    out, files = {}, {}
     for path in sorted((directory or registry_dir()).glob("*.yml")):
         src = _load(path)
-        out[src.name] = src
+        out[src.name], files[src.name] = src, path
+    for name, src in out.items():
+        if unknown := [n for n in src.needs if n not in out]:
+            raise RegistryError(f"{files[name]}: needs {unknown}, which the registry does not have; "
+                                f"sources: {sorted(out)}")
+    return out
+
+
+def with_needs(names: list[str], known: dict[str, Source]) -> list[str]:
+    """``names`` and every source they need (transitively), each needed source before the first that needs it."""
+    out: list[str] = []
+
+    def add(name: str, chain: tuple[str, ...]) -> None:
+        if name in chain:
+            raise RegistryError(f"sources need each other in a circle: {' → '.join([*chain, name])}")
+        if name in out:
+            return
+        for needed in known[name].needs if name in known else []:
+            add(needed, (*chain, name))
+        out.append(name)
+
+    for name in names:
+        add(name, ())
     return out
 
 

@@ -389,3 +389,22 @@ def test_live_world_bank_run_loads_the_good_indicators_and_names_the_refused_one
     with psycopg.connect(url) as conn:
         loaded = dict(conn.execute("select indicator_id, count(*) from raw.world_bank__indicators group by 1"))
     assert loaded == good
+
+
+def test_psa_alone_on_a_fresh_warehouse_brings_the_registers_its_provinces_need(tmp_path, fresh_database):
+    """PSA's provinces are PSGC areas that dim_area takes from the registers: without them the build's
+    relationship tests failed (found in session 6). ``needs: [registers]`` ingests them first."""
+    url = fresh_database()
+    env = {"LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": url}
+    proc = lgstats("run", "--mode", "replay", "--source", "psa", env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "with registers:" in proc.stdout
+    assert proc.stdout.index("▶ registers_ingest") < proc.stdout.index("▶ psa_ingest")
+    with psycopg.connect(url) as conn:
+        sources = dict(conn.execute("select split_part(source_dataset, '/', 1), count(*) "
+                                    "from marts.fct_observation group by 1"))
+        unmatched = conn.execute("select count(*) from marts.fct_observation f "
+                                 "where not exists (select 1 from marts.dim_area a where a.area_code = f.area_code)"
+                                 ).fetchone()[0]
+    assert set(sources) == {"psa"} and sources["psa"] > 0
+    assert unmatched == 0
