@@ -176,6 +176,18 @@ def ensure_role(conn: psycopg.Connection, name: str, secret: str, extra: sql.Com
         conn.execute(sql.SQL("alter role {} with password {}").format(sql.Identifier(name), sql.Literal(secret)))
 
 
+def ensure_database(conn: psycopg.Connection, name: str, owner: str | None = None) -> None:
+    """Create database ``name`` (owned by ``owner``) if it is missing; another start creating it meanwhile is
+    fine. ``conn``: autocommit, as an admin, on another database of the server."""
+    if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+        return
+    owned = sql.SQL(" owner {}").format(sql.Identifier(owner)) if owner else sql.SQL("")
+    try:
+        conn.execute(sql.SQL("create database {}{}").format(sql.Identifier(name), owned))
+    except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+        pass
+
+
 def provision(admin_url: str, dbname: str, home: Path, *, embedded: bool) -> None:
     """Create or update the three roles with their passwords, and give each only what it needs on ``dbname``.
     Run as the admin at every start: idempotent, and it repairs ownership left by older versions."""

@@ -46,8 +46,7 @@ def sql_alchemy_conn(s: Settings) -> str:
                              connect_timeout=10) as conn:
             conn.execute("select pg_advisory_lock(hashtext('lgstats.provision'))")
             access.ensure_role(conn, name, secret, sql.SQL(""))
-            if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-                conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(name)))
+            access.ensure_database(conn, name, owner=name)
             conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(name)))
     except (psycopg.errors.InsufficientPrivilege, psycopg.OperationalError) as exc:
         raise StackError(f"cannot create Airflow's metadata database {name!r} on {admin.safe_url} ({exc}). "

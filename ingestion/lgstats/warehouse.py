@@ -211,11 +211,7 @@ def _ensure_database(s: Settings) -> None:
         try:
             with psycopg.connect(admin.model_copy(update={"dbname": "postgres"}).url, autocommit=True,
                                  connect_timeout=10) as conn:
-                exists = conn.execute("select 1 from pg_database where datname = %s", (admin.dbname,)).fetchone()
-                if not exists:
-                    conn.execute(sql.SQL("create database {}").format(sql.Identifier(admin.dbname)))
-        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-            pass  # created meanwhile by another start against the same server
+                access.ensure_database(conn, admin.dbname)
         except psycopg.OperationalError as exc:
             raise WarehouseError(f"cannot reach the warehouse at {admin.safe_url}: {exc}") from exc
     access.provision(admin.url, admin.dbname, s.home, embedded=not s.external_warehouse)
