@@ -98,20 +98,27 @@ class Follower:
                 "tasks": [{k: t[k] for k in ("task_id", "state", "hostname")} for t in tasks]}
 
 
-def _builds_for(api: AirflowAPI, dag_id: str, run: dict, after: str) -> tuple[list[str], bool]:
-    """The ``warehouse_build`` runs that consumed this run's Asset events, and whether all its events are taken."""
-    events = api.call("GET", "/assets/events", params={"source_dag_id": dag_id, "source_run_id": run["dag_run_id"],
-                                                       "limit": 1000})["asset_events"]
-    wanted = {e["id"] for e in events}
+def _events_of(api: AirflowAPI, dag_id: str, run: dict) -> set[int]:
+    """The Asset events a finished ingest run emitted (none when it loaded nothing)."""
+    return {e["id"] for e in api.call("GET", "/assets/events", params={
+        "source_dag_id": dag_id, "source_run_id": run["dag_run_id"], "limit": 1000})["asset_events"]}
+
+
+def _builds_for(api: AirflowAPI, wanted: set[int], after: str,
+                consumed_by: dict[str, set[int]]) -> tuple[list[str], bool]:
+    """The ``warehouse_build`` runs that consumed any of ``wanted``, and whether all of them are taken. A run's
+    consumed events are fixed when the scheduler creates it, so each run's are read once (``consumed_by``)."""
     runs = api.call("GET", f"/dags/{BUILD_DAG}/dagRuns", params={"run_after_gte": after, "order_by": "run_after",
                                                                  "limit": 100})["dag_runs"]
     builds, taken = [], set()
     for build in runs:
-        consumed = {e["id"] for e in api.call(
-            "GET", f"/dags/{BUILD_DAG}/dagRuns/{build['dag_run_id']}/upstreamAssetEvents")["asset_events"]}
-        if consumed & wanted:
-            builds.append(build["dag_run_id"])
-            taken |= consumed & wanted
+        run_id = build["dag_run_id"]
+        if run_id not in consumed_by:
+            consumed_by[run_id] = {e["id"] for e in api.call(
+                "GET", f"/dags/{BUILD_DAG}/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]}
+        if consumed_by[run_id] & wanted:
+            builds.append(run_id)
+            taken |= consumed_by[run_id] & wanted
     return builds, taken == wanted  # no events (nothing loaded): no build to wait for
 
 
@@ -141,8 +148,9 @@ def trigger(s: Settings, source: str, mode: str, wait: bool, say: Callable[[str]
     runs = [result]
     if result["state"] == "success":
         after = api.call("GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}")["start_date"]
+        wanted, consumed_by = _events_of(api, dag_id, run), {}
         while True:
-            builds, all_taken = _builds_for(api, dag_id, run, after)
+            builds, all_taken = _builds_for(api, wanted, after, consumed_by)
             states = [follower.poll(BUILD_DAG, b) for b in builds]
             if all_taken and all(b["state"] in FINISHED for b in states):
                 runs += states

@@ -279,10 +279,10 @@ def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_mart
 
 
 def _build_done_after(api, run_id: str) -> bool:
-    from lgstats.trigger import BUILD_DAG, _builds_for
+    from lgstats.trigger import BUILD_DAG, _builds_for, _events_of
 
     run = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}")
-    builds, all_taken = _builds_for(api, "stats_nz_ingest", run, run["start_date"])
+    builds, all_taken = _builds_for(api, _events_of(api, "stats_nz_ingest", run), run["start_date"], {})
     states = [api.call("GET", f"/dags/{BUILD_DAG}/dagRuns/{b}")["state"] for b in builds]
     assert "failed" not in states, builds
     return bool(builds) and all_taken and all(s == "success" for s in states)
