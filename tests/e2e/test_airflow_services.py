@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from lgstats.airflow_stack import health
 from lgstats.settings import PROJECT_DIR
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def health(port: int):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as resp:
-            return json.loads(resp.read())
-    except OSError:
-        return None
 
 
 def listening_addresses(pid: int) -> set[str]:
