@@ -53,9 +53,9 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- run
-def _ingest_dags() -> dict[str, str]:
+def _ingest_dags(known: dict[str, registry.Source]) -> dict[str, str]:
     """Every registry source has an ingest DAG (its own file, or the generic one), then member submissions."""
-    return {name: f"{name}_ingest" for name in [*registry.sources(), "submissions"]}
+    return {name: f"{name}_ingest" for name in [*known, "submissions"]}
 
 
 _DAG_MARK = re.compile(r"\[lgstats\] dag (\S+) (start|end)(?: (\S+))?")
@@ -173,13 +173,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from lgstats import toolchain
 
     s = get_settings()
-    available = _ingest_dags()
+    known = registry.sources()
+    available = _ingest_dags(known)
     chosen = args.source or list(available)
     unknown = [x for x in chosen if x not in available]
     if unknown:
         _print(f"error: unknown source(s) {unknown}; sources with an ingest DAG: {sorted(available)}")
         return 2
-    needed = registry.with_needs(chosen, registry.sources())
+    needed = registry.with_needs(chosen, known)
     added = [x for x in needed if x not in chosen]
     chosen = needed
     logical_date = args.logical_date or datetime.now(UTC).date().isoformat()

@@ -28,7 +28,7 @@ from tests.conftest import fct_rows, free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow_stack")]
 
 LGSTATS = str(Path(sys.executable).with_name("lgstats"))
-SOURCES = ("un_sdg", "world_bank", "stats_nz")  # (psa needs registers for its areas: not alone)
+SOURCES = ("un_sdg", "world_bank", "stats_nz")  # sources without `needs`: each alone equals its slice
 
 
 def _lgstats(env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
