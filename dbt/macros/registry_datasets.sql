@@ -1,5 +1,5 @@
 {#- The registry datasets whose rows become observations from their entry alone: SDMX and PXWeb datasets
-    without a hand-written staging model. Read from ops.datasets (the registry, mirrored by the pipeline
+    without a hand-written staging model, and tabular files of observations (shape long or wide). Read from ops.datasets (the registry, mirrored by the pipeline
     before every build) when the model is compiled; at parse time there are none. -#}
 {% macro registry_datasets() %}
     {% if not execute %}
@@ -7,20 +7,27 @@
     {% endif %}
     {% set query %}
         select source, dataset, connector, raw_table, area_fixed, area_scheme, time_variable, series::text as series,
-            area_map
+            area_map, coalesce(series_prefix, source || '.') as series_prefix
         from {{ source('ops', 'datasets') }}
-        where connector in ('sdmx', 'pxweb') and staging_model is null
+        where {{ registry_observation_datasets('') }}
         order by source, dataset
     {% endset %}
     {% set found = [] %}
     {% for row in run_query(query).rows %}
         {% do found.append({'source': row[0], 'dataset': row[1], 'connector': row[2],
                             'raw_table': row[3].split('.')[-1], 'area_fixed': row[4], 'area_scheme': row[5],
-                            'time_variable': row[6], 'series': fromjson(row[7] or '[]'), 'area_map': row[8]}) %}
+                            'time_variable': row[6], 'series': fromjson(row[7] or '[]'), 'area_map': row[8],
+                            'series_prefix': row[9]}) %}
     {% endfor %}
     {{ return(found) }}
 {% endmacro %}
 
 {% macro sql_text(value) -%}
     {%- if value is none -%}null::text{%- else -%}'{{ value | string | replace("'", "''") }}'{%- endif -%}
+{%- endmacro %}
+
+{#- The condition on ops.datasets (alias prefix `p`, e.g. 'd.') that picks the registry-route datasets. -#}
+{% macro registry_observation_datasets(p) -%}
+    (({{ p }}connector in ('sdmx', 'pxweb') and {{ p }}staging_model is null)
+     or ({{ p }}connector = 'tabular' and {{ p }}shape in ('long', 'wide')))
 {%- endmacro %}

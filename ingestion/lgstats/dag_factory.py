@@ -74,7 +74,7 @@ def logical_day() -> str:
     return when.date().isoformat()
 
 
-GENERIC_CONNECTORS = ("sdmx", "pxweb", "register")  # DAGs from the registry alone (dags/national_statistics_ingest.py)
+GENERIC_CONNECTORS = ("sdmx", "pxweb", "register", "tabular")  # DAGs from the registry alone (dags/national_statistics_ingest.py)
 
 
 def build_ingest_dag(source_name: str, schedule: str | None = "@weekly") -> DAG:

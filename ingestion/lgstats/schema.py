@@ -88,6 +88,8 @@ alter table ops.datasets add column if not exists area_scheme text;
 alter table ops.datasets add column if not exists time_variable text;
 alter table ops.datasets add column if not exists series jsonb;
 alter table ops.datasets add column if not exists area_map text;
+alter table ops.datasets add column if not exists shape text;
+alter table ops.datasets add column if not exists series_prefix text;
 create table if not exists ops.alert_failures (
     alert_id      bigserial primary key,
     dag_id        text,
@@ -227,19 +229,20 @@ def sync_registry(conn: psycopg.Connection) -> None:
                 conn.execute(
                     """insert into ops.datasets (source, dataset, title, owner, licence, raw_table,
                            expected_refresh_days, connector, staging_model, area_fixed, area_scheme, time_variable,
-                           series, area_map, updated_at)
-                       values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                           series, area_map, shape, series_prefix, updated_at)
+                       values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
                        on conflict (source, dataset) do update set title = excluded.title, owner = excluded.owner,
                            licence = excluded.licence, raw_table = excluded.raw_table,
                            expected_refresh_days = excluded.expected_refresh_days, connector = excluded.connector,
                            staging_model = excluded.staging_model, area_fixed = excluded.area_fixed,
                            area_scheme = excluded.area_scheme, time_variable = excluded.time_variable,
-                           series = excluded.series, area_map = excluded.area_map, updated_at = now()""",
+                           series = excluded.series, area_map = excluded.area_map, shape = excluded.shape,
+                           series_prefix = excluded.series_prefix, updated_at = now()""",
                     (src.name, ds.name, src.title, src.owner, src.licence, f"raw.{ds.raw_table}",
                      src.expected_refresh_days, src.connector, ds.staging_model, extra.get("area"),
                      extra.get("area_scheme"), extra.get("time_variable"),
                      json.dumps([s.model_dump(include={"code", "name", "unit"}) for s in ds.series]),
-                     extra.get("area_map")))
+                     extra.get("area_map"), extra.get("shape"), extra.get("series_prefix")))
 
 
 def record_run(conn: psycopg.Connection, *, dag_id: str, run_id: str, logical_date, started_at, finished_at,

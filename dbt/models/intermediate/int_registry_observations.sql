@@ -1,5 +1,6 @@
--- Observations of every SDMX or PXWeb dataset that has no hand-written staging model, built from its
--- registry entry alone (ops.datasets, the mirrored registry): series_code = <source>.<measure code>, the
+-- Observations of every SDMX or PXWeb dataset that has no hand-written staging model, and of every tabular file
+-- of observations, built from its registry entry alone (ops.datasets, the mirrored registry):
+-- series_code = <source>.<measure code> (or the entry's series_prefix + measure), the
 -- area from `area` (one M49 code for every row), `area_scheme` (iso3 or m49 codes of the area dimension) or
 -- `area_map` (a mapping file of dbt/seeds/area_maps/, built with the seeds before this layer: codes for SDMX,
 -- cleaned labels for PXWeb; a code the file lists with no area_code is deliberately not an area),
@@ -13,16 +14,18 @@ select
     null::text as series_code, null::text as area_code, null::boolean as area_listed,
     null::text as area_source_code, null::integer as year,
     null::text as period, null::text as disaggregation, null::numeric as value, null::text as value_text,
-    null::text as value_qualifier, null::text as unit, null::text as snapshot_id, null::text as source_dataset
+    null::text as value_qualifier, null::text as unit, null::text as series_name, null::text as snapshot_id,
+    null::text as source_dataset
 where false
 {% else %}
 {% for d in datasets %}
 {% set rel = api.Relation.create(database=target.database, schema='raw', identifier=d['raw_table']) %}
-{% set time_text = "r.time_period" if d['connector'] == 'sdmx' else "r.labels ->> " ~ sql_text(d['time_variable']) %}
-{% set map_key = "source_code" if d['connector'] == 'sdmx' else "source_label" %}
-{% set source_key = "r.area_source_code" if d['connector'] == 'sdmx' else "r.area_label_clean" %}
+{% set coded = d['connector'] in ('sdmx', 'tabular') %}
+{% set time_text = "r.time_period" if coded else "r.labels ->> " ~ sql_text(d['time_variable']) %}
+{% set map_key = "source_code" if coded else "source_label" %}
+{% set source_key = "r.area_source_code" if coded else "r.area_label_clean" %}
 select
-    {{ sql_text(d['source']) }} || '.' || r.measure as series_code,
+    {{ sql_text(d['series_prefix']) }} || r.measure as series_code,
     {% if d['area_fixed'] %}{{ sql_text(d['area_fixed']) }}{% elif d['area_map'] %}m.area_code{% else %}m.m49_code{% endif %}
         as area_code,
     {% if d['area_fixed'] %}true{% elif d['area_map'] %}m.{{ map_key }} is not null{% else %}m.m49_code is not null{% endif %}
@@ -32,12 +35,16 @@ select
     case when {{ time_text }} ~ '^[0-9]{4}$' then null else {{ time_text }} end as period,
     '_T' as disaggregation,
     r.value,
-    r.value::text as value_text,
-    {% if d['connector'] == 'sdmx' %}r.obs_status{% else %}r.status{% endif %} as value_qualifier,
+    {% if d['connector'] == 'tabular' %}r.value_text{% else %}r.value::text{% endif %} as value_text,
+    {% if coded %}r.obs_status{% else %}r.status{% endif %} as value_qualifier,
+    {% set published_unit = "r.unit_measure" if coded else "r.unit" %}
+    {% set declared = d['series'] | selectattr('unit') | list %}
+    {% if declared %}
     case r.measure
-        {% for s in d['series'] if s.get('unit') %}when {{ sql_text(s['code']) }} then {{ sql_text(s['unit']) }}
-        {% endfor %}else {% if d['connector'] == 'sdmx' %}r.unit_measure{% else %}r.unit{% endif %}
-    end as unit,
+        {% for s in declared %}when {{ sql_text(s['code']) }} then {{ sql_text(s['unit']) }}
+        {% endfor %}else {{ published_unit }}
+    end{% else %}{{ published_unit }}{% endif %} as unit,
+    {% if d['connector'] == 'tabular' %}r.series_name{% else %}null::text{% endif %} as series_name,
     r.snapshot_id,
     {{ sql_text(d['source'] ~ '/' ~ d['dataset']) }} as source_dataset
 from {{ rel }} as r

@@ -36,21 +36,27 @@ national as (  -- national statistics offices and the OECD: one name per series 
     order by series_code, series_name
 ),
 
-registry as (  -- SDMX and PXWeb datasets without a staging model: the series their registry entry declares
-    select distinct on (series_code) series_code, series_name, unit, snapshot_id
+registry as (  -- datasets of the registry route: the series name their entry declares, else the one their rows carry
+    select distinct on (r.series_code)
+        r.series_code,
+        coalesce(declared.series_name, r.series_name, r.series_code) as series_name,
+        coalesce(declared.unit, r.unit) as unit,
+        r.snapshot_id
     from (
+        select series_code, series_name, unit, snapshot_id
+        from {{ ref('int_registry_observations') }}
+        group by series_code, series_name, unit, snapshot_id
+    ) as r
+    left join (
         select
-            d.source || '.' || (s.value ->> 'code') as series_code,
+            coalesce(d.series_prefix, d.source || '.') || (s.value ->> 'code') as series_code,
             s.value ->> 'name' as series_name,
-            s.value ->> 'unit' as unit,
-            r.snapshot_id
+            s.value ->> 'unit' as unit
         from {{ source('ops', 'datasets') }} as d
         cross join lateral jsonb_array_elements(coalesce(d.series, '[]'::jsonb)) as s (value)
-        inner join (select distinct series_code, snapshot_id from {{ ref('int_registry_observations') }}) as r
-            on r.series_code = d.source || '.' || (s.value ->> 'code')
-        where d.connector in ('sdmx', 'pxweb') and d.staging_model is null
-    ) as x
-    order by series_code, snapshot_id desc
+        where {{ registry_observation_datasets('d.') }}
+    ) as declared on declared.series_code = r.series_code
+    order by r.series_code, r.snapshot_id desc
 ),
 
 local_indicators as (  -- member-submitted codes that are not SDG series
@@ -85,7 +91,9 @@ combined as (
     from national as n
     union all
     select g.series_code, g.series_name, null, null, null, null, g.unit, g.snapshot_id
-    from registry as g
+    from registry as g  -- a later vintage of an SDG series (OWID's SG_GEN_LOCGELS) keeps the SDG catalogue's row
+    where not exists (select 1 from catalogue as c where c.series_code = g.series_code)
+      and not exists (select 1 from observed as o where o.rn = 1 and o.series_code = g.series_code)
 )
 
 select

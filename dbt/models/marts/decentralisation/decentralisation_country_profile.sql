@@ -1,8 +1,19 @@
 {{ config(contract={'enforced': true}) }}
+{#- column → IMF FD series (sector SNG: state and local government together) -#}
+{% set imf = {
+    'expenditure_decentralisation_ratio': 'imf_fd.sd.SNG',
+    'revenue_decentralisation_ratio': 'imf_fd.rd.SNG',
+    'tax_decentralisation_ratio': 'imf_fd.taxd.SNG',
+    'vertical_fiscal_imbalance_ratio': 'imf_fd.vfi.SNG',
+    'transfer_dependency_ratio': 'imf_fd.transferDep1.SNG',
+    'subnational_debt_share_ratio': 'imf_fd.debt.SNG',
+} %}
+{% set imf_series = imf.values() | list %}
 
 -- Country × year. SDG counts and DRR shares, OECD-UCLG SNG-WOFI subnational finance (all subnational
 -- government, sector S13M), World Bank context, and the official register's count of local governments
--- beside the SDG count. A value a source does not give is NULL, never zero.
+-- beside the SDG count, and the IMF Fiscal Decentralization Dataset's ratios for all subnational government
+-- (sector SNG; ratios 0-1 of general government, unit RATIO). A value a source does not give is NULL, never zero.
 with national as (
     select f.area_code, f.year, f.series_code, f.value, f.source_name
     from {{ ref('fct_observation') }} as f
@@ -10,6 +21,7 @@ with national as (
            and f.disaggregation = '_T')
        or (f.series_code in ('SNG_WOFI.E1.PT_B1GQ', 'SNG_WOFI.E1.PT_OTE_S13_TRANSACT', 'SNG_WOFI.R1.PT_B1GQ')
            and f.disaggregation = 'SECTOR=S13M')
+       or f.series_code in ({{ "'" ~ imf_series | join("', '") ~ "'" }})
 ),
 
 pivoted as (
@@ -25,6 +37,9 @@ pivoted as (
             where series_code = 'SNG_WOFI.E1.PT_OTE_S13_TRANSACT'
         ) as sng_expenditure_pct_general_government,
         max(value) filter (where series_code = 'SNG_WOFI.R1.PT_B1GQ') as sng_revenue_pct_gdp,
+        {% for column, series in imf.items() %}
+        max(value) filter (where series_code = '{{ series }}') as {{ column }},
+        {% endfor %}
         string_agg(distinct source_name, '; ') as source_names
     from national
     group by area_code, year
@@ -41,6 +56,10 @@ select
     p.sng_revenue_pct_gdp::numeric as sng_revenue_pct_gdp,
     p.urban_population_pct::numeric as urban_population_pct,
     p.gdp_per_capita_usd::numeric as gdp_per_capita_usd,
+    {% for column in imf %}
+    p.{{ column }}::numeric as {{ column }},
+    {% endfor %}
+    case when coalesce({{ imf | join(', ') }}) is not null then 'RATIO' end::text as fiscal_ratios_unit,
     r.register_local_governments::integer as register_local_governments_count,
     r.register_vintage::text as register_vintage,
     p.source_names::text as source_names

@@ -1,7 +1,9 @@
 {{ config(contract={'enforced': true}) }}
 
 -- Countries from SDG 5.5.1(b) (SG_GEN_LOCGELS has one category, Sex = FEMALE, so it is read by series,
--- not by "_T"; national reporting is preferred), member local governments from their council submissions.
+-- not by "_T"), member local governments from their council submissions. Where two vintages of the series give
+-- an area and year (the UN 2020 release, OWID's 2024 export of the IPU's data), the one retrieved last wins;
+-- the other stays in fct_observation with its snapshot. Within a vintage, national reporting is preferred.
 with sdg as (
     select distinct on (f.area_code, f.year)
         f.area_code,
@@ -11,8 +13,9 @@ with sdg as (
         null::integer as seats_women,
         f.source_name
     from {{ ref('fct_observation') }} as f
+    inner join {{ ref('stg_lgstats__snapshot_origins') }} as o using (snapshot_id)
     where f.series_code = 'SG_GEN_LOCGELS'
-    order by f.area_code, f.year, (f.reporting_type = 'N') desc, f.disaggregation
+    order by f.area_code, f.year, o.retrieved_at desc, (f.reporting_type = 'N') desc, f.disaggregation
 ),
 
 councils as (
