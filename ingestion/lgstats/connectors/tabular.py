@@ -132,12 +132,14 @@ def columns(dataset: Dataset) -> list[tuple[str, str]]:
     return OBSERVATION_COLUMNS
 
 
-def _check_csv(body: bytes, resp) -> bytes:
+def _check_csv(body: bytes, resp, sp: DatasetSpec) -> int:
+    """The body's data lines, or ResponseError (retried) for what is not the declared CSV: an HTML error page,
+    a body cut mid-line, a changed header."""
     if len(body) > MAX_BYTES:
         raise ResponseError(f"{resp.url}: {len(body)} bytes, more than this connector reads ({MAX_BYTES})")
     if body.lstrip()[:1] in (b"<", b"{", b"["):
         raise ResponseError(f"{resp.url}: expected CSV, got what looks like HTML or JSON")
-    return body
+    return sum(1 for _ in _lines(body, sp, resp.url))
 
 
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
@@ -145,10 +147,10 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     base = source.effective_base_url()
     session = make_session(source.http)
     session.headers["Accept"] = "text/csv, text/plain"
-    body, _, url = request_checked(session, "GET", f"{base}/{sp.file}", policy=source.http,
-                                   deadline=Deadline(source.http.max_total_seconds), check=_check_csv)
-    name = sp.file.rsplit("/", 1)[-1]
-    writer.add(name, body, url=url, rows=sum(1 for _ in _lines(body, sp, url)))
+    body, lines, url = request_checked(session, "GET", f"{base}/{sp.file}", policy=source.http,
+                                       deadline=Deadline(source.http.max_total_seconds),
+                                       check=lambda b, resp: _check_csv(b, resp, sp))
+    writer.add(sp.file.rsplit("/", 1)[-1], body, url=url, rows=lines)
     return {"producer": source.title, "base_url": base, "endpoint": sp.file, "origin": sp.origin,
             **({"dataset_licence": sp.licence} if sp.licence else {})}
 
@@ -180,7 +182,7 @@ def _lines(body: bytes, sp: DatasetSpec, where: str) -> Iterator[tuple[int, dict
     for line, row in enumerate(reader, start=2):
         if not row or row == [""]:
             continue
-        if len(row) < n or (sp.shape != "wide" and len(row) != n):
+        if len(row) != len(header):
             raise ResponseError(f"{where}: line {line} has {len(row)} fields, the header {len(header)} "
                                 "(a cut file?)")
         cells = dict(zip(sp.columns, row[:n], strict=True))

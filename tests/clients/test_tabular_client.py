@@ -1,0 +1,56 @@
+"""The tabular connector over real HTTP against a local server serving the real IMF file at its pinned path:
+fetched, validated and loaded; a server error is retried; an HTML page or a body cut mid-line is refused by URL."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from werkzeug import Response
+
+from lgstats import connectors, pipeline, registry
+from lgstats.http import FetchError
+from tests.conftest import REPLAY
+
+SOURCE, DATASET = "imf_fd", "fiscal_decentralisation"
+BODY = (REPLAY / SOURCE / DATASET / "time_series.csv").read_bytes()  # the real file, as the public copy serves it
+
+
+@pytest.fixture
+def imf(httpserver, monkeypatch, tmp_path):
+    monkeypatch.setattr("lgstats.http.backoff_sleep", lambda *a: None)  # the retries, without their waits
+    monkeypatch.setenv("LGSTATS_IMF_FD_BASE_URL", httpserver.url_for("/raw"))
+    monkeypatch.setenv("LGSTATS_HOME", str(tmp_path / "home"))
+    spec = connectors.get("tabular").spec(registry.source(SOURCE).dataset(DATASET))
+    return httpserver, f"/raw/{spec.file}"
+
+
+def test_the_real_file_is_fetched_validated_and_loaded(imf, warehouse_url):
+    server, path = imf
+    server.expect_request(path).respond_with_data(BODY, content_type="text/plain; charset=utf-8")
+    snapshot = pipeline.fetch(SOURCE, DATASET, "2026-12-04", "live")
+    pipeline.validate(snapshot)
+    result = pipeline.load(snapshot)
+    with psycopg.connect(warehouse_url) as conn:
+        count, areas, value = conn.execute(
+            "select count(*), count(distinct area_source_code), max(value_text) filter (where measure = 'sd.SNG' "
+            "and area_source_code = '158' and year = 2016) from raw.imf_fd__fiscal_decentralisation").fetchone()
+    assert result["rows"] == count > 10_000 and areas == 15
+    assert value == "0.351379440256012"
+
+
+def test_a_server_error_is_retried(imf, warehouse_url):
+    server, path = imf
+    server.expect_ordered_request(path).respond_with_response(Response("busy", status=503))
+    server.expect_ordered_request(path).respond_with_data(BODY, content_type="text/csv")
+    pipeline.fetch(SOURCE, DATASET, "2026-12-04", "live")
+    assert len(server.log) == 2
+
+
+@pytest.mark.parametrize("body,named", [(b"<html><body>Rate limited</body></html>", "looks like HTML"),
+                                        (BODY[: len(BODY) // 2], "fields, the header")], ids=["html", "cut"])
+def test_an_html_page_or_a_cut_body_is_refused_naming_the_url(imf, body, named):
+    server, path = imf
+    server.expect_request(path).respond_with_data(body, content_type="text/csv")
+    with pytest.raises(FetchError) as err:
+        pipeline.fetch(SOURCE, DATASET, "2026-12-04", "live")
+    assert path in str(err.value) and named in str(err.value)
