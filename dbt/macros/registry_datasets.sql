@@ -31,3 +31,15 @@
     (({{ p }}connector in ('sdmx', 'pxweb') and {{ p }}staging_model is null)
      or ({{ p }}connector = 'tabular' and {{ p }}shape in ('long', 'wide')))
 {%- endmacro %}
+
+{#- The datasets of the registers of local governments (connector register), from ops.datasets (read when the
+    model runs; at parse time one, so the model parses on an empty warehouse). -#}
+{% macro register_datasets() %}
+    {% if not execute %}
+        {{ return(['ph_psgc']) }}
+    {% endif %}
+    {% set query %}
+        select dataset from {{ source('ops', 'datasets') }} where connector = 'register' order by dataset
+    {% endset %}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{% endmacro %}

@@ -196,6 +196,10 @@ def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[s
     _ddl_lock(conn, table)
     cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)
     conn.execute(sql.SQL("create table if not exists raw.{} ({})").format(sql.Identifier(table), cols))
+    for name, kind in columns:  # a column a newer connector writes, on a table an older one created
+        if "not null" not in kind:
+            conn.execute(sql.SQL("alter table raw.{} add column if not exists {} {}").format(
+                sql.Identifier(table), sql.Identifier(name), sql.SQL(kind)))
     if "series_code" in dict(columns):
         # the models that need one series of the newest snapshot (int_local_governments_counted: SG_GOV_LOGV)
         # look it up instead of scanning the snapshot; the index serves snapshot_id alone as well, so it
@@ -213,6 +217,15 @@ def ensure_pending_table(conn: psycopg.Connection, table: str) -> None:
     _ddl_lock(conn, f"pending.{table}")
     conn.execute(sql.SQL("create table if not exists pending.{} (like raw.{})").format(
         sql.Identifier(table), sql.Identifier(table)))
+    conn.execute(  # a column raw gained since the twin was made (ensure_raw_table): the twin gains it too
+        sql.SQL("""do $$ declare c record; begin
+            for c in select a.attname, format_type(a.atttypid, a.atttypmod) as kind from pg_attribute as a
+                     where a.attrelid = {raw}::regclass and a.attnum > 0 and not a.attisdropped
+                       and a.attname not in (select attname from pg_attribute
+                                             where attrelid = {pending}::regclass and attnum > 0 and not attisdropped)
+            loop execute format('alter table pending.%I add column %I %s', {name}, c.attname, c.kind); end loop;
+        end $$""").format(raw=sql.Literal(f"raw.{table}"), pending=sql.Literal(f"pending.{table}"),
+                          name=sql.Literal(table)))
 
 
 def sync_registry(conn: psycopg.Connection) -> None:

@@ -15,11 +15,14 @@ with reference as (
         'M49' as code_system,
         null::text as register_vintage,
         null::text as register_area_code,
-        null::text as snapshot_id
+        null::text as snapshot_id,
+        false as is_local_government,
+        area_name as area_name_latin,
+        null::text as romanisation
     from {{ ref('ref_m49_areas') }}
 ),
 
-registers as (  -- wards of Japanese designated cities are not local governments: left out here
+registers as (  -- wards of Japanese designated cities and gu inside Korean cities: not local governments, left out
     select
         area_code,
         coalesce(area_name_en, area_name) as area_name,
@@ -32,7 +35,14 @@ registers as (  -- wards of Japanese designated cities are not local governments
         'registers/' || register as code_system,
         register_vintage,
         area_code as register_area_code,
-        snapshot_id
+        snapshot_id,
+        is_local_government,
+        coalesce(area_name_en, area_name_romanised, case when area_name !~ '[^\x01-\x7F\u00C0-\u024F\u1E00-\u1EFF]' then area_name end)
+            as area_name_latin,
+        case
+            when area_name_en is not null and area_name_en <> area_name then 'English name in the register'
+            when area_name_romanised is not null then romanisation
+        end as romanisation
     from {{ ref('stg_registers__areas') }}
     where area_level <> 'ward'
 ),
@@ -50,7 +60,10 @@ members as (
         'member' as code_system,
         null::text as register_vintage,
         nullif(register_area_code, '') as register_area_code,
-        null::text as snapshot_id
+        null::text as snapshot_id,
+        true as is_local_government,
+        member_name as area_name_latin,
+        null::text as romanisation
     from {{ ref('ref_members') }}
     where member_kind = 'local_government'
 ),
@@ -68,7 +81,10 @@ subnational as (  -- states and LGAs of the national sources that no register co
         code_system,
         null::text as register_vintage,
         null::text as register_area_code,
-        null::text as snapshot_id
+        null::text as snapshot_id,
+        area_level = 'local_government' as is_local_government,
+        area_name as area_name_latin,
+        null::text as romanisation
     from {{ ref('ref_subnational_areas') }}
 ),
 
@@ -105,6 +121,9 @@ select
     null::text as register_vintage,
     null::text as register_area_code,
     null::text as snapshot_id,
+    false as is_local_government,
+    o.area_name as area_name_latin,
+    null::text as romanisation,
     false as is_member
 from observed as o
 where not exists (select 1 from known as k where k.area_code = o.area_code)

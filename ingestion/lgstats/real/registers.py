@@ -8,14 +8,19 @@ at its pinned commit, its role, licence, vintage and origin.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 from lgstats.connectors.register import spec
 from lgstats.real import REPLAY_DIR
 from lgstats.registry import source
 from lgstats.snapshots import write_recorded
 
+# the commit each copy was taken at; for the four added in 2026-12, the data's own date as the source states it
+# (shared/reference/real/README.md §9: the commit times of those copies are not recorded there)
 RETRIEVED_AT = {"ph_psgc": "2025-09-30T19:38:40+08:00", "id_kemendagri": "2026-08-08T16:13:19+07:00",
-                "jp_localgov": "2026-07-09T10:57:09+09:00"}  # the commit each copy was taken at
+                "jp_localgov": "2026-07-09T10:57:09+09:00", "in_lgd": "2022-12-14T00:00:00+05:30",
+                "th_provinces": "2025-09-20T06:31:26+07:00", "vn_gso": "2025-03-01T00:00:00+07:00",
+                "kr_mois": "2020-10-01T00:00:00+09:00"}
 
 
 def write(out: Path = REPLAY_DIR) -> list[Path]:
@@ -26,7 +31,7 @@ def write(out: Path = REPLAY_DIR) -> list[Path]:
         folder = out / src.name / ds.name
         files = []
         for role, path in sp.files.items():
-            name = path.rsplit("/", 1)[-1]
+            name = unquote(path.rsplit("/", 1)[-1])
             files.append((name, (folder / name).read_bytes(), f"{src.base_url}/{path}",
                           {"role": role, "retrieved_at": RETRIEVED_AT[ds.name]}))
         written.append(write_recorded(

@@ -13,5 +13,8 @@ select
     code_system::text as code_system,
     register_vintage::text as register_vintage,
     register_area_code::text as register_area_code,
+    is_local_government,
+    area_name_latin::text as area_name_latin,
+    romanisation::text as romanisation,
     snapshot_id::text as snapshot_id
 from {{ ref('int_areas_harmonised') }}

@@ -1,8 +1,10 @@
 -- Every register's areas, latest snapshot of each, in one shape. Official codes are kept as published;
--- area_code carries the register's prefix (PH-PSGC-, ID-KDN-, JP-LG-) so codes of different countries never
--- collide. Designated-city wards of Japan are here (area_level 'ward') but not in marts.dim_area.
-{% set registers = ['ph_psgc', 'id_kemendagri', 'jp_localgov'] %}
+-- area_code carries the register's prefix (PH-PSGC-, ID-KDN-, JP-LG-, IN-LGD-, TH-DOPA-, VN-GSO-, KR-MOIS-) so
+-- codes of different countries never collide. Designated-city wards of Japan and the gu inside Korean cities
+-- are here (area_level 'ward') but not in marts.dim_area. The registers are the registry's (ops.datasets).
+{% set registers = register_datasets() %}
 {% for dataset in registers %}
+{#- the raw tables are named by the registry, so they are looked up, not declared twice (as in int_registry_observations) -#}
 select
     r.snapshot_id,
     '{{ dataset }}' as register,
@@ -18,9 +20,12 @@ select
     r.parent_resolution,
     r.counts_as_local_government,
     r.register_vintage,
+    coalesce(r.is_local_government, r.counts_as_local_government) as is_local_government,
+    r.area_name_romanised,
+    r.romanisation,
     r.source_file,
     r.row_number
-from {{ source('registers', 'registers__' ~ dataset) }} as r
+from {{ api.Relation.create(database=target.database, schema='raw', identifier='registers__' ~ dataset) }} as r
 where r.snapshot_id = {{ latest_snapshot_id('registers', dataset) }}
 {% if not loop.last %}union all{% endif %}
 {% endfor %}
