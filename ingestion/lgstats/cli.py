@@ -141,6 +141,15 @@ def _origin_shares(s) -> list[tuple[str, int, int]]:
             group by 1 order by 1""").fetchall()
 
 
+def _partner_match_rates(s) -> list[tuple[str, int, int]]:
+    """(country, twin-town partners, matched to its register) from marts.twinning_partner_matches."""
+    with warehouse.connect(s) as conn:
+        if conn.execute("select to_regclass('marts.twinning_partner_matches')").fetchone()[0] is None:
+            return []
+        return conn.execute("select country_iso3, count(*), count(area_code) from marts.twinning_partner_matches "
+                            "group by 1 order by 1").fetchall()
+
+
 def _gate_notes(s, since: datetime) -> list[str]:
     """What the publish gates of this run noted without failing (synthetic rows replaced or dropped)."""
     with warehouse.connect(s) as conn:
@@ -253,6 +262,14 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
                "snapshots (per source: real / synthetic)")
         for source, real, synthetic in shares:
             _print(f"  {source:<24} {real:>9,} real {synthetic:>9,} synthetic")
+    try:
+        rates = _partner_match_rates(s)
+    except Exception:  # the summary must still print
+        rates = []
+    if rates:
+        _print("twin-town partners matched to a register (exact rules; the rest, with reasons, in "
+               "marts.twinning_partner_matches):")
+        _print("  " + ", ".join(f"{c} {m}/{n} ({100 * m / n:.0f} %)" for c, n, m in rates))
     try:
         notes = _gate_notes(s, started_at) if started_at else []
     except Exception:  # the summary must still print

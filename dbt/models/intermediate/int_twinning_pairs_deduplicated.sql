@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}  -- read by several marts: computed once per build
 -- One row per twin-town partnership with at least one side in Asia-Pacific (the countries of ref_m49_areas) or
 -- Taiwan (TWN, not an M49 area: counted apart). A pair listed on both countries' pages is one partnership: the
 -- two sides are put in a fixed order (country, then the name lower-cased and trimmed) and the listings of the

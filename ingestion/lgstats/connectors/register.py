@@ -59,6 +59,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("is_local_government", "boolean"),
     ("area_name_romanised", "text"),
     ("romanisation", "text"),
+    ("latitude", "numeric"),
+    ("longitude", "numeric"),
+    ("is_capital", "boolean"),
 ]
 LEVELS = ("state_or_region", "province", "district", "local_government", "commune", "ward")
 MAX_BYTES = 20 * 1024 * 1024  # a register is a few hundred kB; anything near this is not a register
@@ -139,7 +142,7 @@ def _read(snapshot: Snapshot, role: str) -> tuple[str, list[dict]]:
 def _row(sp: RegisterSpec, snapshot: Snapshot, file: str, n: int, code: str | None, name: str | None, level: str,
          area_type: str | None, parent_code: str | None, parent_area: str | None, resolution: str | None = None,
          name_en: str | None = None, romanised: tuple[str, str] | None = None, is_local_government: bool | None = None,
-         key: str | None = None) -> dict:
+         key: str | None = None, point: tuple[str, str] | None = None, is_capital: bool | None = None) -> dict:
     """One area. ``key`` is the code within the lgstats area code when a register's code lists overlap
     (India's state, district and local-body codes: S-35, D-603, U-253098)."""
     lg_levels = sp.local_government_levels or sp.sdg_local_government_levels
@@ -150,7 +153,9 @@ def _row(sp: RegisterSpec, snapshot: Snapshot, file: str, n: int, code: str | No
             "counts_as_local_government": level in sp.sdg_local_government_levels, "register_vintage": sp.vintage,
             "is_local_government": level in lg_levels if is_local_government is None else is_local_government,
             "area_name_romanised": romanised[0] if romanised else None,
-            "romanisation": romanised[1] if romanised else None}
+            "romanisation": romanised[1] if romanised else None,
+            "latitude": (point[0] or None) if point else None, "longitude": (point[1] or None) if point else None,
+            "is_capital": is_capital}
 
 
 def _psgc(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
@@ -193,12 +198,13 @@ def _kemendagri(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
 def _localgovjp(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
     p = sp.code_prefix
     file, prefectures = _read(snapshot, "prefectures")
-    by_pid = {}
+    by_pid, capitals = {}, {}
     for n, r in enumerate(prefectures, start=2):
+        capitals[r["pid"]] = r["capital"]
         code = r["lgcode"].zfill(6)  # the file drops the leading zero of 01-09
         by_pid[r["pid"]] = code
         yield _row(sp, snapshot, file, n, code, r["pref"], "province", "prefecture", None, sp.country_area_code,
-                   name_en=r["pref_en"])
+                   name_en=r["pref_en"], point=(r["lat"], r["lng"]))
     file, municipalities = _read(snapshot, "municipalities")
     cities = {(r["pid"], r["city"]): r["lgcode"] for r in municipalities if " " not in r["city"]}
     for n, r in enumerate(municipalities, start=2):
@@ -210,7 +216,8 @@ def _localgovjp(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
         kind = "特別区" if name.endswith("区") else name[-1]
         parent = by_pid.get(r["pid"])
         yield _row(sp, snapshot, file, n, code, name, "local_government", kind, parent,
-                   f"{p}{parent}" if parent else None, romanised=_kana_romanised(name, r["citykana"]))
+                   f"{p}{parent}" if parent else None, romanised=_kana_romanised(name, r["citykana"]),
+                   point=(r["lat"], r["lng"]), is_capital=name == capitals.get(r["pid"]))
 
 
 KANA_ENDINGS = {"市": ("し",), "町": ("まち", "ちょう"), "村": ("むら", "そん"), "区": ("く",)}

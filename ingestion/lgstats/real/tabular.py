@@ -25,7 +25,7 @@ NOTES = {
     "oxcgrt": "Verbatim copy of the OxCGRT v1 final release file at the pinned commit; the load keeps the "
               "Asia-Pacific jurisdictions (keep_rows).",
     "twinning": "Verbatim copy of Hekman/twincities' scrape of English Wikipedia's twin-town pages (Feb 2026); "
-                "CC BY-SA 4.0, attribute Wikipedia.",
+                "CC BY-SA 4.0, attribute Wikipedia (the geocoded file's coordinates: Wikipedia API, Nominatim/OSM).",
     "owid": "Verbatim copy of OWID's chart export (downloaded 2024-12-12 by the copying repository, first commit; "
             "deleted there later). Metadata and OWID's README beside it in data/real/owid/.",
 }

@@ -1,7 +1,8 @@
 {{ config(contract={'enforced': true}) }}
 
 -- Partnerships reported by members (their submissions), and the twin-town partnerships of the region published
--- on English Wikipedia's lists (kind 'twinning', names and countries as published, evidence kept).
+-- on English Wikipedia's lists (kind 'twinning', names and countries as published, evidence kept), each partner
+-- matched to its country's official register where the exact rules find one area (twinning_partner_matches).
 with submitted as (
     select
         c.partnership_id,
@@ -31,8 +32,8 @@ with submitted as (
 twinned as (
     select
         t.partnership_id,
-        null::text as area_code_a,
-        null::text as area_code_b,
+        ma.area_code as area_code_a,
+        mb.area_code as area_code_b,
         t.partner_name_a,
         t.partner_name_b,
         t.country_iso3_a,
@@ -52,6 +53,10 @@ twinned as (
         t.evidence,
         t.snapshot_id
     from {{ ref('int_twinning_pairs_deduplicated') }} as t
+    left join {{ ref('int_partners_matched') }} as ma
+        on ma.partner_name = t.partner_name_a and ma.country_iso3 = t.country_iso3_a
+    left join {{ ref('int_partners_matched') }} as mb
+        on mb.partner_name = t.partner_name_b and mb.country_iso3 = t.country_iso3_b
 ),
 
 combined as (

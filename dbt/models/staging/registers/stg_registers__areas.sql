@@ -23,6 +23,9 @@ select
     coalesce(r.is_local_government, r.counts_as_local_government) as is_local_government,
     r.area_name_romanised,
     r.romanisation,
+    r.latitude,
+    r.longitude,
+    r.is_capital,
     r.source_file,
     r.row_number
 from {{ api.Relation.create(database=target.database, schema='raw', identifier='registers__' ~ dataset) }} as r
