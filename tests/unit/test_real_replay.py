@@ -12,7 +12,7 @@ import pytest
 
 from lgstats import connectors, registry
 from lgstats.pipeline import _replay_into
-from lgstats.real import REAL_DIR, asia_pacific_areas, psa, registers, un_sdg, world_bank
+from lgstats.real import REAL_DIR, asia_pacific_areas, psa, registers, tabular, un_sdg, world_bank
 from lgstats.snapshots import Snapshot, SnapshotWriter
 from tests.conftest import REPLAY
 
@@ -50,6 +50,28 @@ def test_register_sidecars_are_what_the_builder_writes(tmp_path):
     registers.write(tmp_path)
     for ds in registry.source("registers").datasets:
         assert tree(tmp_path / "registers" / ds.name) == tree(REPLAY / "registers" / ds.name)
+
+
+def test_tabular_sidecars_are_what_the_builder_writes_and_the_files_are_the_checksummed_copies(tmp_path):
+    import hashlib
+
+    folders = [(src.name, ds.name) for src in registry.sources().values() if src.connector == "tabular"
+               for ds in src.datasets]
+    assert len(folders) == 8  # twinning (2), imf_fd, oxcgrt (4), owid
+    for source, dataset in folders:
+        folder = tmp_path / source / dataset
+        folder.mkdir(parents=True)
+        for name, body in tree(REPLAY / source / dataset).items():
+            if name != "_origin.json":
+                (folder / name).write_bytes(body)
+    tabular.write(tmp_path)
+    sums = {line.split("  ", 1)[1]: line.split("  ", 1)[0]
+            for line in (REAL_DIR / "SHA256SUMS").read_text(encoding="utf-8").splitlines()}
+    for source, dataset in folders:
+        assert tree(tmp_path / source / dataset) == tree(REPLAY / source / dataset), f"{source}/{dataset}"
+        for name, body in tree(REPLAY / source / dataset).items():
+            if name != "_origin.json":  # the verbatim copy whose checksum data/real/SHA256SUMS records
+                assert hashlib.sha256(body).hexdigest() == sums[f"../replay/{source}/{dataset}/{name}"]
 
 
 def _ddf_rows(series_code: str) -> list[dict]:

@@ -19,6 +19,10 @@ OFFICIAL = {  # the publishers' totals (shared/reference/real/README.md §3)
     "ph_psgc": {"state_or_region": 18, "province": 82, "local_government": 1642},
     "id_kemendagri": {"province": 38, "local_government": 514},
     "jp_localgov": {"province": 47, "local_government": 1741, "ward": 175},
+    "in_lgd": {"state_or_region": 36, "district": 763, "local_government": 4814},
+    "th_provinces": {"province": 77, "district": 929},
+    "vn_gso": {"province": 63, "district": 696, "commune": 10047},
+    "kr_mois": {"province": 17, "local_government": 226, "district": 2, "ward": 32},  # 75 si + 82 gun + 69 gu
 }
 
 
@@ -45,7 +49,8 @@ def test_each_register_has_the_official_totals_and_passes_its_suite(tmp_path, na
 
 def test_registers_count_local_governments_as_the_un_does(tmp_path):
     counts = {name: sum(r["counts_as_local_government"]
-                        for r in parsed(replayed(tmp_path / name, "registers", name), name)) for name in OFFICIAL}
+                        for r in parsed(replayed(tmp_path / name, "registers", name), name))
+              for name in ("jp_localgov", "id_kemendagri", "ph_psgc")}
     # SG_GOV_LOGV: Japan 1,788 = 1,741 + 47; Indonesia 514; Philippines 1,642 + 82 (the UN's 2019 figure is 1,715)
     assert counts == {"jp_localgov": 1788, "id_kemendagri": 514, "ph_psgc": 1724}
 
@@ -149,3 +154,35 @@ def test_a_rejected_register_loads_nothing_and_says_where_to_look(tmp_path, monk
         assert conn.execute("select count(*) from raw.registers__id_kemendagri").fetchone()[0] == 0
         assert conn.execute("select count(*) from pending.registers__id_kemendagri").fetchone()[0] == 0
         assert conn.execute("select count(*) from raw.snapshot_origins").fetchone()[0] == 0
+
+
+def test_local_governments_are_told_from_administrative_units(tmp_path):
+    def by_level(name):
+        rows = parsed(replayed(tmp_path / name, "registers", name), name)
+        return {lv: {r["is_local_government"] for r in rows if r["area_level"] == lv} for lv in OFFICIAL[name]}, rows
+
+    india, _ = by_level("in_lgd")
+    assert india == {"state_or_region": {False}, "district": {False}, "local_government": {True}}
+    thailand, th_rows = by_level("th_provinces")
+    assert thailand == {"province": {True}, "district": {False}}
+    bangkok = next(r for r in th_rows if r["area_name_en"] == "Bangkok")
+    assert bangkok["official_code"] == "10" and "Metropolitan" in bangkok["area_type"]  # DOPA code, from its khet
+    korea, kr_rows = by_level("kr_mois")
+    assert korea["ward"] == {False} and korea["district"] == {False} and korea["local_government"] == {True}
+    jongno = next(r for r in kr_rows if r["area_name"] == "서울특별시 종로구")
+    assert (jongno["area_name_romanised"], jongno["parent_area_code"]) == ("Jonglo-gu", "KR-MOIS-1100000000")
+    assert "not the official" in jongno["romanisation"]
+    vietnam, vn_rows = by_level("vn_gso")
+    assert all(v == {True} for v in vietnam.values())  # each level has its People's Council
+    assert next(r for r in vn_rows if r["official_code"] == "001")["parent_area_code"] == "VN-GSO-01"
+
+
+def test_japanese_municipalities_get_their_reading_and_the_capital_mark(tmp_path):
+    rows = parsed(replayed(tmp_path, "registers", "jp_localgov"), "jp_localgov")
+    by_code = {r["official_code"]: r for r in rows}
+    assert by_code["122033"]["area_name"] == "市川市" and by_code["122033"]["area_name_romanised"] == "Ichikawa"
+    assert by_code["222151"]["area_name_romanised"] == "Gotenba"  # 御殿場市 ごてんばし: the register's reading
+    municipalities = [r for r in rows if r["area_level"] == "local_government"]
+    assert all(r["area_name_romanised"] and r["latitude"] is not None for r in municipalities)
+    capitals = [r["area_name"] for r in rows if r["is_capital"]]
+    assert len(capitals) == 47 and "大阪市" in capitals and "山梨市" not in capitals  # Yamanashi's is 甲府市

@@ -2,8 +2,8 @@
 -- Each twin-town partner (a name as published, in a country with an official register) matched to the
 -- register's area, by exact rules only (docs/matching.md). Never a guess: a name with no area of that key, or
 -- with several that the rules cannot tell apart, stays unmatched with its reason and its candidates.
---   1. keys: name_match_key() of the partner's name (without its qualifier) against the keys of every register
---      area of the country (its name, its English name, its romanised name), provinces and local governments;
+--   1. keys: name_match_key() of the partner's name (without its qualifier) against the keys of every local
+--      government of the country's register (its name, its English name, its romanised name);
 --   2. a qualifier in the name ("Fuchū, Tokyo", "Adachi (Tokyo)") keeps the candidates under that parent;
 --   3. a designator in the name ("Cebu City", "Kota …", "… Regency", "… Prefecture") keeps the candidates of that
 --      kind;
@@ -45,7 +45,7 @@ keyed as (
     from parsed as p
 ),
 
-areas as materialized (  -- provinces and local governments, and the kind a designator can name
+areas as materialized (  -- local governments (provinces among them where they are), and the kind a designator can name
     select
         a.area_code, a.country_iso3, a.area_name, a.area_level, a.area_type, a.parent_area_code, a.register,
         a.latitude, a.longitude, a.is_capital,
@@ -55,7 +55,7 @@ areas as materialized (  -- provinces and local governments, and the kind a desi
             when a.area_type = 'kabupaten' then 'regency'
         end as kind
     from {{ ref('stg_registers__areas') }} as a
-    where a.area_level in ('province', 'local_government')
+    where a.is_local_government  -- local governments only: not Philippine regions, Indian districts, Thai amphoe
 ),
 
 area_keys as materialized (

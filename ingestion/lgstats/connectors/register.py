@@ -240,11 +240,19 @@ def _kana_romanised(name: str, kana: str) -> tuple[str, str] | None:
     return latin.capitalize(), "Hepburn-style from the register's kana (jaconv), ending dropped; long vowels not marked"
 
 
+KOREAN_SUFFIXES = ("특별자치시", "특별자치도", "특별시", "광역시", "시", "군", "구", "도")
+
+
 def _letters(text: str) -> tuple[str, str]:
+    """서울특별시 종로구 → "Jonglo-gu": the area's own name (its last word), its kind after a hyphen, as the lists
+    of place names write Korean names (Suwon-si, Busan-gwangyeoksi)."""
     from anyascii import anyascii
 
-    return (" ".join(w.capitalize() for w in anyascii(text).split()),
-            "transliterated letter by letter (anyascii), not the official romanisation")
+    word = text.split()[-1]
+    suffix = next((x for x in KOREAN_SUFFIXES if word.endswith(x) and len(word) > len(x)), "")
+    stem = word[: len(word) - len(suffix)]
+    latin = anyascii(stem).lower().capitalize() + (f"-{anyascii(suffix).lower()}" if suffix else "")
+    return latin, "transliterated letter by letter (anyascii), not the official Revised Romanization spelling"
 
 
 def _lgd(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
