@@ -8,7 +8,7 @@ import subprocess
 import psycopg
 import pytest
 
-from lgstats import gates, pipeline
+from lgstats import gates, pipeline, registry
 from lgstats.settings import export_warehouse_env
 from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions, role_url
@@ -35,6 +35,12 @@ def built(pg_admin_url, tmp_path_factory):
     for dataset in ("geoarea_list", "series_list", "series_data"):
         pipeline.load(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay"))
     pipeline.load(pipeline.fetch("world_bank", "indicators", "2026-11-28", "replay"))
+    # the real sources the analyst guide's questions read (registers, twin towns, IMF, OxCGRT, OWID)
+    for source, dataset in [*(("registers", ds.name) for ds in registry.source("registers").datasets),
+                            ("twinning", "twin_cities"), ("twinning", "twin_cities_geocoded"),
+                            ("imf_fd", "fiscal_decentralisation"), ("oxcgrt", "stringency_index"),
+                            ("owid", "women_in_local_government")]:
+        pipeline.load(pipeline.fetch(source, dataset, "2026-11-28", "replay"))
     load_sample_submissions()
     proc = dbt("build")
     assert proc.returncode == 0, proc.stdout[-4000:]
