@@ -74,7 +74,8 @@ def logical_day() -> str:
     return when.date().isoformat()
 
 
-GENERIC_CONNECTORS = ("sdmx", "pxweb", "register", "tabular")  # DAGs from the registry alone (dags/national_statistics_ingest.py)
+# DAGs from the registry alone (dags/national_statistics_ingest.py)
+GENERIC_CONNECTORS = ("sdmx", "pxweb", "register", "tabular")
 
 
 def build_ingest_dag(source_name: str, schedule: str | None = "@weekly") -> DAG:

@@ -124,7 +124,8 @@ def test_a_cell_that_is_not_a_number_is_refused_by_line_and_column(tmp_path):
     assert "line 2" in str(err.value) and "'16.53%'" in str(err.value)
 
 
-@pytest.mark.parametrize("drop,named", [("period_columns", "period_columns"), ("measure", "measure_columns or measure")])
+@pytest.mark.parametrize("drop,named", [("period_columns", "period_columns"),
+                                        ("measure", "measure_columns or measure")])
 def test_an_incomplete_entry_is_refused_naming_what_it_lacks(drop, named):
     ds = dataset("oxcgrt", "stringency_index")
     extra = {k: v for k, v in (ds.model_extra or {}).items() if k != drop}

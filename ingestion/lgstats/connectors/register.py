@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import csv
 import io
-from urllib.parse import unquote
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import ValidationError
 
@@ -289,7 +289,8 @@ def _thai_provinces(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
             raise ResponseError(f"{snapshot.path / file}: line {n}: the districts of province {r['name_en']!r} do "
                                 f"not share one province code ({sorted(codes.get(r['id'], ()))})")
         code = official[r["id"]] = next(iter(codes[r["id"]]))
-        kind = "Bangkok Metropolitan Administration" if code == "10" else "changwat (Provincial Administrative Organisation)"
+        kind = ("Bangkok Metropolitan Administration" if code == "10"
+                else "changwat (Provincial Administrative Organisation)")
         yield _row(sp, snapshot, file, n, code, r["name_th"], "province", kind, None, sp.country_area_code,
                    name_en=r["name_en"])
     file, _ = _read(snapshot, "districts")
