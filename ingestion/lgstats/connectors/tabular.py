@@ -207,14 +207,21 @@ def _number(text: str, where: str) -> Decimal:
     return value
 
 
-def _period(text: str, fmt: str, where: str) -> tuple[str, int]:
-    """A period as ISO text (``2016``, ``2020-01-01``) and its year."""
+@cache
+def _read_period(text: str, fmt: str) -> tuple[str, int] | None:
+    """A period as ISO text (``2016``, ``2020-01-01``) and its year; read once per header, not once per cell."""
     try:
         when = datetime.strptime(text.strip(), fmt)
     except ValueError:
-        raise ValueError(f"{where}: period {text!r} does not read as {fmt!r}") from None
-    iso = str(when.year) if fmt == "%Y" else when.date().isoformat()
-    return iso, when.year
+        return None
+    return (str(when.year) if fmt == "%Y" else when.date().isoformat()), when.year
+
+
+def _period(text: str, fmt: str, where: str) -> tuple[str, int]:
+    period = _read_period(text, fmt)
+    if period is None:
+        raise ValueError(f"{where}: period {text!r} does not read as {fmt!r}")
+    return period
 
 
 def _files(snapshot: Snapshot):
