@@ -196,9 +196,14 @@ def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[s
     _ddl_lock(conn, table)
     cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)
     conn.execute(sql.SQL("create table if not exists raw.{} ({})").format(sql.Identifier(table), cols))
-    for name, kind in columns:  # a column a newer connector writes, on a table an older one created
-        if "not null" not in kind:
-            conn.execute(sql.SQL("alter table raw.{} add column if not exists {} {}").format(
+    # a column a newer connector writes, on a table an older one created: altered only when one is missing (an
+    # ALTER takes the table's exclusive lock, which every load would otherwise wait for behind the readers)
+    existing = {r[0] for r in conn.execute(
+        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped",
+        (f"raw.{table}",))}
+    for name, kind in columns:
+        if name not in existing and "not null" not in kind:
+            conn.execute(sql.SQL("alter table raw.{} add column {} {}").format(
                 sql.Identifier(table), sql.Identifier(name), sql.SQL(kind)))
     if "series_code" in dict(columns):
         # the models that need one series of the newest snapshot (int_local_governments_counted: SG_GOV_LOGV)
