@@ -286,10 +286,13 @@ def run_contract(template: Template, rows: list[dict], limits: Limits,
         for chk in (c for c in template.checks if c.type == "one_is_submitter"):
             df[SUBMITTER_INVOLVED] = df[chk.a].isin(own) | df[chk.b].isin(own)
     pairs = _expectations(template, limits, registers, member)
+    # each expectation carries its index: GX may return results in another order than it was given them
     result = validate_frame(df, f"submission__{template.name}",
-                            [{k: v for k, v in e.items() if k != "meta"} for e, _ in pairs], None, ["row_number"])
+                            [{**{k: v for k, v in e.items() if k != "meta"}, "meta": {"lgstats_index": i}}
+                             for i, (e, _) in enumerate(pairs)], None, ["row_number"])
     by_row: dict[int, list[Problem]] = {}
-    for r, (exp, fix) in zip(result.results, pairs, strict=True):
+    for r in result.results:
+        exp, fix = pairs[int(r.expectation_config.meta["lgstats_index"])]
         if r.success:
             continue
         kw = exp["kwargs"]
