@@ -31,6 +31,12 @@ import psycopg
 from psycopg import sql
 
 ROLES = {"admin": None, "pipeline": "lgstats_pipeline", "analyst": "lgstats_analyst", "bi": "lgstats_bi"}
+# Large objects are written through these functions, owned by no schema a reader is denied: a reader with
+# default_transaction_read_only switched off could fill the disk with them. Revoked from PUBLIC in the warehouse
+# database (the pipeline uses none of them).
+LARGE_OBJECT_WRITERS = ("lo_create(oid)", "lo_creat(integer)", "lo_from_bytea(oid, bytea)",
+                        "lo_put(oid, bigint, bytea)", "lowrite(integer, bytea)", "lo_truncate(integer, integer)",
+                        "lo_truncate64(integer, bigint)", "lo_unlink(oid)", "lo_import(text)", "lo_import(text, oid)")
 READERS = {"analyst": {"statement_timeout": "300s", "connection_limit": 10},
            "bi": {"statement_timeout": "60s", "connection_limit": 20}}
 OWNED_SCHEMAS = ("raw", "pending", "staging", "intermediate", "marts", "ops", "quarantine")
@@ -229,8 +235,11 @@ def _provision(admin_url: str, dbname: str, secrets_: dict[str, str], *, embedde
             conn.execute(sql.SQL("grant connect, temporary, create on database {} to {}").format(db, pipeline))
             conn.execute(sql.SQL("grant connect on database {} to {}, {}").format(db, analyst, bi))
             conn.execute(sql.SQL("revoke create on schema public from public"))
-            if embedded:  # the server is ours: nobody but the admin reaches its maintenance database
+            for function in LARGE_OBJECT_WRITERS:  # they write with no quota and ignore read-only privileges
+                conn.execute(f"revoke execute on function pg_catalog.{function} from public")
+            if embedded:  # the server is ours: nobody but the admin reaches its maintenance or template databases
                 conn.execute("revoke connect, temporary on database postgres from public")
+                conn.execute("revoke connect, temporary on database template1 from public")
             _hand_over(conn, ROLES["pipeline"])
             conn.execute("select pg_advisory_unlock(hashtext('lgstats.provision'))")
     except psycopg.errors.InsufficientPrivilege as exc:

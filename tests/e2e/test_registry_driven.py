@@ -109,6 +109,50 @@ datasets:
     suite: pxweb__table
     raw_table: pxw__arrivals
 """,
+    # issue 24: an SDMX entry with an area dimension and no `series:` once compiled to `case r.measure else …
+    # end`, a syntax error that failed every mart; the unit then comes from UNIT_MEASURE
+    "nos": """
+name: nos
+title: Test SDMX source without series
+connector: sdmx
+owner: data-eng
+base_url: https://sdmx.example.org/rest
+licence: "test entry"
+expected_refresh_days: 100
+datasets:
+  - name: no_series
+    agency: TST
+    flow: DF_N
+    version: "1.0"
+    dimensions: [REF_AREA, MEASURE]
+    area_dimension: REF_AREA
+    area_scheme: iso3
+    measure_dimension: MEASURE
+    suite: sdmx__observations
+    raw_table: nos__no_series
+""",
+    "tab": """
+name: tab
+title: Test tabular source
+connector: tabular
+owner: data-eng
+base_url: https://files.example.org
+licence: "test entry"
+expected_refresh_days: 100
+datasets:
+  - name: scores
+    file: data/scores.csv
+    shape: long
+    columns: [iso3, year, score]
+    measure: SCORE
+    area_columns: [iso3]
+    area_scheme: iso3
+    time_column: year
+    value_column: score
+    unit: INDEX
+    suite: tabular__observations
+    raw_table: tab__scores
+""",
 }
 QUARTERLY = ("DATAFLOW,FREQ,INDICATOR,TIME_PERIOD,OBS_VALUE\n"
              "TST:DF_Q(1.0),Q,GDPQ,2023-Q1,10\nTST:DF_Q(1.0),Q,GDPQ,2023-Q2,11\nTST:DF_Q(1.0),Q,GDPQ,2024-Q1,12\n")
@@ -116,6 +160,8 @@ BY_COUNTRY = ("DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE\n"
               "TST:DF_C(1.0),PHL,SHARE,2022,40.5\nTST:DF_C(1.0),JPN,SHARE,2022,30.25\nTST:DF_C(1.0),USA,SHARE,2022,1\n")
 BY_LGA = ("DATAFLOW,REGION,MEASURE,TIME_PERIOD,OBS_VALUE\n"
           "TST:DF_L(1.0),31000,POP,2024,100\nTST:DF_L(1.0),15750,POP,2024,5\n")
+NO_SERIES = "DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE\nTST:DF_N(1.0),FJI,RATE,2021,7.5,PT\n"
+SCORES = "iso3,year,score\nNPL,2020,3.25\n"
 MONTHS = ["2023M01", "2023M02", "2023M03"]
 META = {"title": "Arrivals", "variables": [
     {"code": "Measure", "text": "Measure", "values": ["0"], "valueTexts": ["Arrivals"]},
@@ -132,7 +178,8 @@ def jsonstat(query: dict) -> dict:
 
 
 def sdmx(request) -> Response:
-    body = QUARTERLY if "DF_Q" in request.path else BY_LGA if "DF_L" in request.path else BY_COUNTRY
+    body = (QUARTERLY if "DF_Q" in request.path else BY_LGA if "DF_L" in request.path
+            else NO_SERIES if "DF_N" in request.path else BY_COUNTRY)
     return Response(body, content_type="application/vnd.sdmx.data+csv; charset=utf-8")
 
 
@@ -149,14 +196,17 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
         (folder / f"{name}.yml").write_text(text, encoding="utf-8")
     httpserver.expect_request(re.compile(r"/rest/data/.*")).respond_with_handler(sdmx)
     httpserver.expect_request(re.compile(r"/px/.*")).respond_with_handler(pxweb)
+    httpserver.expect_request("/files/data/scores.csv").respond_with_data(SCORES, content_type="text/csv")
     before = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_DIR, capture_output=True, text=True).stdout
     url = fresh_database()
     env = {**os.environ, "LGSTATS_HOME": str(tmp_path / "home"), "LGSTATS_WAREHOUSE_URL": url,
            "LGSTATS_REGISTRY_DIR": str(folder), "LGSTATS_QTR_BASE_URL": httpserver.url_for("/rest"),
            "LGSTATS_ISO_BASE_URL": httpserver.url_for("/rest"), "LGSTATS_LGA_BASE_URL": httpserver.url_for("/rest"),
-           "LGSTATS_PXW_BASE_URL": httpserver.url_for("/px")}
+           "LGSTATS_PXW_BASE_URL": httpserver.url_for("/px"), "LGSTATS_NOS_BASE_URL": httpserver.url_for("/rest"),
+           "LGSTATS_TAB_BASE_URL": httpserver.url_for("/files")}
     proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "run", "--mode", "live",
-                           "--source", "qtr", "--source", "iso", "--source", "lga", "--source", "pxw"], env=env,
+                           "--source", "qtr", "--source", "iso", "--source", "lga", "--source", "pxw",
+                           "--source", "nos", "--source", "tab"], env=env,
                           cwd=PROJECT_DIR,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -164,27 +214,31 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
         q = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
         rows = q("select source_dataset, series_code, area_code, year, period, value::text, unit "
                  "from marts.fct_observation where source_dataset in ('qtr/quarterly', 'iso/by_country', "
-                 "'lga/by_lga', 'pxw/arrivals') order by 1, 3, 4, 5")
+                 "'lga/by_lga', 'pxw/arrivals', 'nos/no_series', 'tab/scores') order by 1, 3, 4, 5")
         indicators = dict((c, (n, u)) for c, n, u in q(
             "select series_code, series_name, unit from marts.dim_indicator where series_code like any "
-            "(array['qtr.%', 'iso.%', 'lga.%', 'pxw.%'])"))
+            "(array['qtr.%', 'iso.%', 'lga.%', 'pxw.%', 'nos.%', 'tab.%'])"))
         unmapped = q("select source_dataset, source_area from intermediate.int_areas_unmapped "
                      "where source_dataset in ('iso/by_country', 'lga/by_lga') order by 1")
     assert rows == [
         ("iso/by_country", "iso.SHARE", "392", 2022, None, "30.25", "PERCENT"),
         ("iso/by_country", "iso.SHARE", "608", 2022, None, "40.5", "PERCENT"),
         ("lga/by_lga", "lga.POP", "AU-LGA2025-31000", 2024, None, "100", "PERSONS"),
+        ("nos/no_series", "nos.RATE", "242", 2021, None, "7.5", "PT"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M01", "100", "PERSONS"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M02", "120", "PERSONS"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M03", "90", "PERSONS"),
         ("qtr/quarterly", "qtr.GDPQ", "036", 2023, "2023-Q1", "10", "AUD"),
         ("qtr/quarterly", "qtr.GDPQ", "036", 2023, "2023-Q2", "11", "AUD"),
         ("qtr/quarterly", "qtr.GDPQ", "036", 2024, "2024-Q1", "12", "AUD"),
+        ("tab/scores", "tab.SCORE", "524", 2020, None, "3.25", "INDEX"),
     ]
     assert indicators == {"qtr.GDPQ": ("Test quarterly output", "AUD"),
                           "iso.SHARE": ("Test share by country", "PERCENT"),
                           "lga.POP": ("Test population by LGA", "PERSONS"),
-                          "pxw.0": ("Test monthly arrivals", "PERSONS")}
+                          "pxw.0": ("Test monthly arrivals", "PERSONS"),
+                          "nos.RATE": ("nos.RATE", "PT"),   # no declared name: the code, never invented
+                          "tab.SCORE": ("tab.SCORE", "INDEX")}
     # outside the area list or the mapping file: kept and listed, not dropped
     assert unmapped == [("iso/by_country", "USA"), ("lga/by_lga", "15750")]
     after = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_DIR, capture_output=True, text=True).stdout

@@ -77,7 +77,10 @@ def test_bi_role_cannot_write_anywhere(built, sql):
 
 @pytest.mark.parametrize("sql", ["delete from marts.fct_observation", "create temp table t (i int)",
                                  "create table public.x (i int)", "insert into marts.dim_area (area_code) values ('x')",
-                                 "create schema x"])
+                                 "create schema x",
+                                 # large objects (issue 24, N8): no quota, so no writes at all
+                                 "select lo_from_bytea(0, 'x'::bytea)", "select lo_create(0)", "select lo_creat(-1)",
+                                 "select lo_put(1, 0, 'x'::bytea)"])
 def test_bi_role_cannot_write_even_after_switching_read_only_off(built, sql):
     """Read-only by privilege, not only by a setting the role could change itself."""
     with as_role(built, "lgstats_bi") as conn:
@@ -103,6 +106,9 @@ def test_reader_roles_have_a_timeout_a_connection_limit_and_one_database(built, 
     other = role_url(pg_admin_url, "bi")  # the maintenance database of the same server
     with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
         psycopg.connect(other).close()
+    template = other.rsplit("/", 1)[0] + "/template1"  # issue 24, N11: nor the template database
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(template).close()
 
 
 def test_analyst_reads_marts_staging_and_ops_but_not_raw(built):

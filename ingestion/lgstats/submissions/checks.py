@@ -16,8 +16,9 @@ from lgstats.submissions.intake import RefusedFile, Sheet
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # the warehouse's integer: a larger count cannot be a real count
-_INT = re.compile(r"^[+-]?\d+$")
-_NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# ASCII digits only: Python's \d also matches full-width (１２) and other scripts' digits, which int() accepts
+_INT = re.compile(r"^[+-]?[0-9]+$")
+_NUM = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 
 
 @dataclass
@@ -80,7 +81,9 @@ def _parse(col: contract.Column, raw: str, limits: Limits) -> tuple[Any, str | N
         if not _NUM.match(text):
             return None, "not a number", "use digits with '.' as decimal separator and no thousands separators"
         value = float(text)
-        if not math.isfinite(value) or (value != 0 and abs(value) < 1e-300):
+        mantissa = re.split(r"[eE]", text)[0]
+        underflow = value == 0 and any(d in "123456789" for d in mantissa)  # 1e-400 reads as 0.0: refused, not 0
+        if not math.isfinite(value) or underflow or (value != 0 and abs(value) < 1e-300):
             return None, "not a finite number (too large or too small to store)", "check the value and its exponent"
         return value, None, None
     if t == "year":
@@ -142,6 +145,9 @@ def type_rows(template: Template, sheet: Sheet, limits: Limits) -> tuple[list[di
     return typed_rows, problems, neutralised
 
 
+SUBMITTER_INVOLVED = "__submitter_is_a_partner"  # derived column of the one_is_submitter check
+
+
 def own_areas(member: str, members: dict[str, dict]) -> list[str]:
     """The codes a member may submit rows for: its member code and, where linked, its register code."""
     row = members.get(member) or {}
@@ -201,6 +207,15 @@ def _expectations(template: Template, limits: Limits, registers: dict[str, dict]
             out.append(({"type": "expect_column_values_to_match_regex", "kwargs": {"column": c, "regex": col.pattern}},
                         f"match the pattern {col.pattern}"))
     for chk in template.checks:
+        if chk.type == "one_is_submitter":
+            if member:  # a partnership must involve the member who reports it (its member or register code)
+                own = own_areas(member, members)
+                out.append(({"type": "expect_column_values_to_be_in_set",
+                             "kwargs": {"column": SUBMITTER_INVOLVED, "value_set": [True]},
+                             "meta": {"problem": "the submitter is neither partner", "columns": f"{chk.a}, {chk.b}"}},
+                            f"{chk.message}: put {' or '.join(own)} in {chk.a} or {chk.b}; a partnership between "
+                            "other members must come from one of them"))
+            continue
         out.append(({"type": "expect_column_pair_values_a_to_be_greater_than_b",
                      "kwargs": {"column_A": chk.b, "column_B": chk.a, "or_equal": True,
                                 "ignore_row_if": "either_value_is_missing"}},
@@ -266,15 +281,23 @@ def run_contract(template: Template, rows: list[dict], limits: Limits,
     for col in template.columns:  # GX compares numbers as numbers
         if col.type in ("int", "year", "number"):
             df[col.name] = pd.to_numeric(df[col.name], errors="coerce")
+    if member:
+        own = own_areas(member, contract.members())
+        for chk in (c for c in template.checks if c.type == "one_is_submitter"):
+            df[SUBMITTER_INVOLVED] = df[chk.a].isin(own) | df[chk.b].isin(own)
     pairs = _expectations(template, limits, registers, member)
+    # each expectation carries its index: GX may return results in another order than it was given them
     result = validate_frame(df, f"submission__{template.name}",
-                            [{k: v for k, v in e.items() if k != "meta"} for e, _ in pairs], None, ["row_number"])
+                            [{**{k: v for k, v in e.items() if k != "meta"}, "meta": {"lgstats_index": i}}
+                             for i, (e, _) in enumerate(pairs)], None, ["row_number"])
     by_row: dict[int, list[Problem]] = {}
-    for r, (exp, fix) in zip(result.results, pairs, strict=True):
+    for r in result.results:
+        exp, fix = pairs[int(r.expectation_config.meta["lgstats_index"])]
         if r.success:
             continue
         kw = exp["kwargs"]
-        column = kw.get("column") or (kw.get("column_B") if "column_B" in kw else ", ".join(kw.get("column_list", [])))
+        column = (exp.get("meta") or {}).get("columns") or kw.get("column") or (
+            kw.get("column_B") if "column_B" in kw else ", ".join(kw.get("column_list", [])))
         problem = (exp.get("meta") or {}).get("problem") or {"expect_column_values_to_not_be_null": "missing",
                    "expect_column_values_to_be_in_set": "not an allowed code",
                    "expect_column_values_to_be_between": "out of range",
@@ -285,6 +308,9 @@ def run_contract(template: Template, rows: list[dict], limits: Limits,
         for item in (r.result or {}).get("unexpected_index_list") or []:
             rn = int(item["row_number"])
             value = item.get(kw.get("column")) if kw.get("column") else None
+            if kw.get("column") == SUBMITTER_INVOLVED:
+                row = rows_by_number[rn]
+                value = " / ".join(str(row.get(c) or "(empty)") for c in column.split(", "))
             if exp["type"] == "expect_column_pair_values_a_to_be_greater_than_b":
                 value = f"{kw['column_B']}={item.get(kw['column_B'])}, {kw['column_A']}={item.get(kw['column_A'])}"
             value = value.item() if hasattr(value, "item") else value

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +131,20 @@ def printable(name: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in raw)
 
 
+def read_no_link(path: Path, name: str) -> bytes:
+    """The file's bytes, opened without following a link (O_NOFOLLOW): a file swapped for a link after it was
+    listed is refused, never read through."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise RefusedFile(f"{name}: a link, not a file ({exc.strerror}): never read. Fix: put the file itself in "
+                          "the inbox") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise RefusedFile(f"{name}: not a regular file: never read")
+        return fh.read()
+
+
 def process_file(path: Path, member: str, template_name: str) -> Result:
     from lgstats import warehouse
 
@@ -142,11 +157,11 @@ def process_file(path: Path, member: str, template_name: str) -> Result:
             raise RefusedFile(f"file name '{original}' (shown escaped) is not plain UTF-8 text: rename it with "
                               "letters, digits, spaces, '-', '_' and '.' only, e.g. council_composition_2024.csv")
         intake.check_name(original)
-        intake.check_size(path.stat().st_size, limits, original)
+        intake.check_size(path.lstat().st_size, limits, original)
+        data = read_no_link(path, original)
     except RefusedFile as exc:
         _archive(path)
         return _refused_early(member, template_name, original, str(exc))
-    data = path.read_bytes()
     md5 = hashlib.md5(data).hexdigest()
     received_at = datetime.now(UTC)
     stamp = received_at.strftime("%Y-%m-%dT%H%M%S%fZ")
@@ -295,27 +310,82 @@ def _fail(path: Path, member: str, template_name: str, exc: BaseException) -> Re
     return Result("-", member, template_name, name, "failed", 0, 0, 0, message, report_html=str(report_path))
 
 
+INTERNAL = (".claimed", ".processed", ".failed")  # the inbox's own folders
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: os.fsencode(e.name))
+
+
+def _set_aside(entry_path: Path, member: str, template_name: str, message: str) -> Result:
+    """A file the inbox will not read (a link, a hidden file): reported, and moved out of the way (the link itself,
+    never what it points to) so it is reported once."""
+    root = get_settings().home / "inbox"
+    done = root / ".processed" / member / template_name
+    done.mkdir(parents=True, exist_ok=True)
+    os.replace(entry_path, done / f"{_stamp()}__{entry_path.name}")  # rename never follows a link
+    name = printable(entry_path.name)
+    return Result("-", member, template_name, name, "refused", 0, 0, 0, f"{name}: {message}")
+
+
 def process_inbox() -> list[Result]:
     """Every file waiting in the inbox, each claimed and processed on its own: a refused or broken file is
-    reported and set aside, and never stops the others."""
+    reported and set aside, and never stops the others. Nothing is followed: a folder or file that is a link
+    is reported and never entered or read (a link to another folder would have had its files moved and loaded);
+    names are checked before anything moves; names that are not UTF-8 are reported escaped."""
     root = get_settings().home / "inbox"
-    results = []
+    results: list[Result] = []
     if not root.exists():
         return results
-    for member_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for tpl_dir in sorted(p for p in member_dir.iterdir() if p.is_dir()):
-            for f in sorted(p for p in tpl_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
-                claimed = _claim(f)
+    for member_entry in _entries(root):
+        member = printable(member_entry.name)
+        if member_entry.name in INTERNAL:
+            continue
+        if member_entry.is_symlink() or not member_entry.is_dir(follow_symlinks=False):
+            results.append(Result("-", member, "-", member, "refused", 0, 0, 0,
+                                  f"inbox/{member} is not a folder (a link or a file): not followed, not read. Fix: "
+                                  "remove it; each member's files go in inbox/<member code>/<template>/"))
+            continue
+        for tpl_entry in _entries(Path(member_entry.path)):
+            template_name = printable(tpl_entry.name)
+            where = f"inbox/{member}/{template_name}"
+            if tpl_entry.is_symlink() or not tpl_entry.is_dir(follow_symlinks=False):
+                results.append(Result("-", member, template_name, template_name, "refused", 0, 0, 0,
+                                      f"{where} is not a folder (a link or a file): not followed, not read. Fix: "
+                                      "remove it and put the files in a real folder named after the template"))
+                continue
+            try:  # the names are checked before any file moves
+                if member != member_entry.name or template_name != tpl_entry.name:
+                    raise SubmissionError(f"{where}: folder names must be plain UTF-8 text (shown escaped); "
+                                          "use the member code and the template name")
+                _check_request(member, template_name)
+            except SubmissionError as exc:
+                results.append(Result("-", member, template_name, "-", "refused", 0, 0, 0, str(exc)))
+                continue
+            for entry in _entries(Path(tpl_entry.path)):
+                path = Path(entry.path)
+                if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                    results.append(_set_aside(path, member, template_name,
+                                              "a link or not a regular file: never read. Fix: put the file itself "
+                                              "in the inbox"))
+                    continue
+                if entry.name.startswith("."):
+                    results.append(_set_aside(path, member, template_name,
+                                              "a hidden file (its name begins with '.'): not read. Fix: rename it "
+                                              "without the leading dot and put it back"))
+                    continue
+                claimed = _claim(path)
                 if claimed is None:
                     continue
                 try:
-                    results.append(process_file(claimed, member_dir.name, tpl_dir.name))
+                    results.append(process_file(claimed, member, template_name))
                 except SubmissionError as exc:
-                    results.append(Result("-", member_dir.name, tpl_dir.name, printable(f.name), "refused", 0, 0,
+                    results.append(Result("-", member, template_name, printable(entry.name), "refused", 0, 0,
                                           0, str(exc)))
                     _archive(claimed)
                 except Exception as exc:  # noqa: BLE001 - one broken file must not block the inbox
-                    results.append(_fail(claimed, member_dir.name, tpl_dir.name, exc))
+                    results.append(_fail(claimed, member, template_name, exc))
     return results
 
 

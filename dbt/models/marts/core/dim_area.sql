@@ -8,7 +8,7 @@ select
     country_iso3::text as country_iso3,
     m49_code::text as m49_code,
     is_member,
-    not is_m49 as is_non_m49_grouping,
+    (code_system = 'UN SDG API' and not is_m49) as is_non_m49_grouping,  -- the API's own groupings only
     official_code::text as official_code,
     code_system::text as code_system,
     register_vintage::text as register_vintage,

@@ -11,8 +11,8 @@ select
     r.country_iso3,
     r.official_code,
     r.area_code,
-    r.area_name,
-    r.area_name_en,
+    btrim(r.area_name) as area_name,  -- the register's own spacing: 'Kota Administrasi Jakarta Utara ' (sic)
+    btrim(r.area_name_en) as area_name_en,
     r.area_type,
     r.area_level,
     r.parent_official_code,

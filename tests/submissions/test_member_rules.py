@@ -1,0 +1,60 @@
+"""Issue 24, members: a partnership a member reports involves that member (N9), and numbers parse strictly:
+ASCII digits only, and a value too small to store is refused, never stored as 0 (N12)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from lgstats.submissions import process
+
+PARTNERSHIPS = ("partnership_id,partner_a_name,partner_a_country_iso3,partner_a_area_code,partner_b_name,"
+                "partner_b_country_iso3,partner_b_area_code,kind,start_year,end_year,status,themes,sdg_goals,"
+                "funding_usd,outcomes,monev_indicator,monev_target,monev_achieved\n")
+INDICATORS = "area_code,indicator_code,indicator_name,year,value,unit,source\n"
+
+
+def problems(url: str, template: str) -> list[dict]:
+    with psycopg.connect(url) as conn:
+        return [p for (p,) in conn.execute(
+            f"select jsonb_array_elements(problems) from quarantine.submissions__{template}")]
+
+
+def test_a_partnership_between_two_other_members_is_set_aside(warehouse_url, tmp_path):
+    path = tmp_path / "partnerships.csv"
+    path.write_text(PARTNERSHIPS
+                    + "P-1,Synthetic City PH-01,PHL,PH-LG-001,Synthetic City ID-01,IDN,ID-LG-001,twinning,2016,,"
+                      "active,,,,,,,\n"   # involves the submitter (PH-LG-001)
+                    + "P-2,Synthetic City ID-01,IDN,ID-LG-001,Synthetic Town FJ-01,FJI,FJ-LG-001,project,2020,,"
+                      "active,,,,,,,\n"   # two other members: refused
+                    + "P-3,Outside A,FRA,,Outside B,DEU,,MoU,2021,,planned,,,,,,,\n",  # neither side is the submitter
+                    encoding="utf-8")
+    result = process.submit(path, "PH-LG-001", "cooperation_partnership")
+    assert (result.rows_loaded, result.rows_rejected) == (1, 2), result.message
+    found = problems(warehouse_url, "cooperation_partnership")
+    assert {(p["column"], p["value"]) for p in found} == {
+        ("partner_a_area_code, partner_b_area_code", "ID-LG-001 / FJ-LG-001"),
+        ("partner_a_area_code, partner_b_area_code", "(empty) / (empty)")}
+    assert all(p["problem"] == "the submitter is neither partner" and "PH-LG-001" in p["fix"] for p in found)
+
+
+@pytest.mark.parametrize("value,loads", [("1e-400", False), ("0.000", True), ("0e5", True), ("１２", False),
+                                        ("12", True), ("٣", False), ("1e-5", True)])
+def test_numbers_are_ascii_and_an_underflow_is_refused(warehouse_url, tmp_path, value, loads):
+    path = tmp_path / "indicator.csv"
+    path.write_text(INDICATORS + f"PH-LG-001,LOCAL_X,Test,2024,{value},NUMBER,test\n", encoding="utf-8")
+    result = process.submit(path, "PH-LG-001", "local_indicator")
+    assert result.rows_loaded == (1 if loads else 0), result.message
+    if not loads:
+        (problem,) = problems(warehouse_url, "local_indicator")
+        assert problem["value"] == value and problem["column"] == "value"
+
+
+def test_a_count_in_full_width_digits_is_refused(warehouse_url, tmp_path):
+    path = tmp_path / "council.csv"
+    path.write_text("area_code,local_government_name,election_year,seats_total,seats_women\n"
+                    "PH-LG-001,Synthetic City PH-01,2019,１２,3\n", encoding="utf-8")
+    result = process.submit(path, "PH-LG-001", "council_composition")
+    assert result.rows_loaded == 0
+    (problem,) = problems(warehouse_url, "council_composition")
+    assert problem["column"] == "seats_total" and problem["problem"] == "not a whole number"
