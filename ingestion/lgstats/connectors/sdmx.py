@@ -18,9 +18,9 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from lgstats.connectors.cells import decimal_cell
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
 from lgstats.registry import ConnectorKeys, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
@@ -197,18 +197,6 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
             "query": {"dataflow": dataflow_id(sp), "key": sp["key"], "params": dict(params)}, "errors": []}
 
 
-def _number(text: str, where: str, column: str) -> Decimal | None:
-    if text == "":
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{where}: column {column} holds {text!r}, not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"{where}: column {column} holds {text!r}, not a finite number")
-    return value
-
-
 def parse(snapshot: Snapshot, dataset: Dataset) -> Iterator[dict]:
     sp = spec(dataset)
     dims, time_dim = sp["dimensions"], sp["time_dimension"]
@@ -217,8 +205,8 @@ def parse(snapshot: Snapshot, dataset: Dataset) -> Iterator[dict]:
         table = Table(path.read_bytes().decode("utf-8-sig"), sp, str(path))
         for n, (line, flow, values, labels) in enumerate(table.rows(), start=1):
             where = f"{path} line {line}"
-            obs = _number(values["OBS_VALUE"], where, "OBS_VALUE")
-            mult = _number(values.get("UNIT_MULT", ""), where, "UNIT_MULT")
+            obs = decimal_cell(values["OBS_VALUE"], where, "OBS_VALUE")
+            mult = decimal_cell(values.get("UNIT_MULT", ""), where, "UNIT_MULT")
             period = values[time_dim]
             attributes = {k: v for k, v in values.items() if k not in dims and k not in (time_dim, "OBS_VALUE")}
             yield {

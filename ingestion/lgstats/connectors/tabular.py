@@ -26,12 +26,12 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from lgstats.connectors.cells import decimal_cell
 from lgstats.http import Deadline, ResponseError, make_session, request_checked
 from lgstats.registry import SEEDS_DIR, ConnectorKeys, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
@@ -197,16 +197,6 @@ def _kept_values(seed: str, seed_column: str) -> frozenset[str]:
         return frozenset(r[seed_column] for r in csv.DictReader(fh) if r[seed_column])
 
 
-def _number(text: str, where: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{where}: {text!r} is not a number; fix the file or declare the column as text") from None
-    if not value.is_finite():
-        raise ValueError(f"{where}: {text!r} is not a finite number")
-    return value
-
-
 @cache
 def _read_period(text: str, fmt: str) -> tuple[str, int] | None:
     """A period as ISO text (``2016``, ``2020-01-01``) and its year; read once per header, not once per cell."""
@@ -250,13 +240,14 @@ def parse(snapshot: Snapshot, dataset: Dataset) -> Iterator[dict]:
             for header, text in periods:
                 if text == "":
                     continue  # the publisher's "no data": no observation
-                here = f"{where} line {line} column {header if sp.shape == 'wide' else sp.value_column}"
-                iso, year = _period(header, fmt, here)
+                column = header if sp.shape == "wide" else sp.value_column
+                here = f"{where} line {line}"
+                iso, year = _period(header, fmt, f"{here} column {column}")
                 n += 1
                 yield {"snapshot_id": snapshot.id, "source_file": file, "row_number": line,
                        "series_key": f"{measure}|{area}", "measure": measure, "series_name": name,
                        "area_source_code": area, "time_period": iso, "year": year,
-                       "value": _number(text, here), "value_text": text, "unit_measure": sp.unit,
+                       "value": decimal_cell(text, here, column), "value_text": text, "unit_measure": sp.unit,
                        "obs_status": None, "dimensions": dims}
 
 
