@@ -11,12 +11,11 @@ from collections import Counter
 import psycopg
 import pytest
 
-from lgstats.registry import SEEDS_DIR
+from lgstats.real import asia_pacific_areas
 from tests.conftest import FIXTURES, REPLAY
 
 pytestmark = pytest.mark.e2e
-AP = {r["country_iso3"] for r in csv.DictReader(open(SEEDS_DIR / "ref_m49_areas.csv", encoding="utf-8"))
-      if r["area_level"] == "country"}
+AP = {a["country_iso3"] for a in asia_pacific_areas() if a["area_level"] == "country"}
 
 
 @pytest.fixture(scope="module")

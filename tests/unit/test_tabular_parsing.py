@@ -12,13 +12,13 @@ import pytest
 
 from lgstats import connectors, registry
 from lgstats.http import ResponseError
+from lgstats.real import asia_pacific_areas
 from lgstats.validation import run_suite
 from tests.conftest import REPLAY
 from tests.unit.test_real_replay import replayed
 
 TABULAR = connectors.get("tabular")
-AP_ISO3 = {r["country_iso3"] for r in csv.DictReader(open(registry.SEEDS_DIR / "ref_m49_areas.csv", encoding="utf-8"))
-           if r["area_level"] == "country"}
+AP_ISO3 = {a["country_iso3"] for a in asia_pacific_areas() if a["area_level"] == "country"}
 
 
 def dataset(source: str, name: str):

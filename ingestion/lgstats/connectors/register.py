@@ -278,7 +278,7 @@ def _lgd(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
 
 def _thai_provinces(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
     p = sp.code_prefix
-    _, districts = _read(snapshot, "districts")
+    district_file, districts = _read(snapshot, "districts")  # read once: for the province codes and the rows
     codes: dict[str, set[str]] = {}
     for d in districts:
         codes.setdefault(d["province_id"], set()).add(d["id"][:-2])
@@ -293,10 +293,10 @@ def _thai_provinces(sp: RegisterSpec, snapshot: Snapshot) -> Iterator[dict]:
                 else "changwat (Provincial Administrative Organisation)")
         yield _row(sp, snapshot, file, n, code, r["name_th"], "province", kind, None, sp.country_area_code,
                    name_en=r["name_en"])
-    file, _ = _read(snapshot, "districts")
     for n, r in enumerate(districts, start=2):
         province = official[r["province_id"]]
-        yield _row(sp, snapshot, file, n, r["id"], r["name_th"], "district", "khet" if province == "10" else "amphoe",
+        yield _row(sp, snapshot, district_file, n, r["id"], r["name_th"], "district",
+                   "khet" if province == "10" else "amphoe",
                    province, f"{p}{province}", name_en=r["name_en"])
 
 
