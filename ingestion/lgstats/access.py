@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import secrets
 import time
@@ -30,6 +31,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from lgstats import locks, reader_guard
+
+log = logging.getLogger(__name__)
+
 ROLES = {"admin": None, "pipeline": "lgstats_pipeline", "analyst": "lgstats_analyst", "bi": "lgstats_bi"}
 # Large objects are written through these functions, owned by no schema a reader is denied: a reader with
 # default_transaction_read_only switched off could fill the disk with them. Revoked from PUBLIC in the warehouse
@@ -37,6 +42,7 @@ ROLES = {"admin": None, "pipeline": "lgstats_pipeline", "analyst": "lgstats_anal
 LARGE_OBJECT_WRITERS = ("lo_create(oid)", "lo_creat(integer)", "lo_from_bytea(oid, bytea)",
                         "lo_put(oid, bigint, bytea)", "lowrite(integer, bytea)", "lo_truncate(integer, integer)",
                         "lo_truncate64(integer, bigint)", "lo_unlink(oid)", "lo_import(text)", "lo_import(text, oid)")
+READER_IDLE_IN_TRANSACTION = "300s"
 READERS = {"analyst": {"statement_timeout": "300s", "connection_limit": 10},
            "bi": {"statement_timeout": "60s", "connection_limit": 20}}
 OWNED_SCHEMAS = ("raw", "pending", "staging", "intermediate", "marts", "ops", "quarantine")
@@ -197,15 +203,16 @@ def ensure_database(conn: psycopg.Connection, name: str, owner: str | None = Non
 def provision(admin_url: str, dbname: str, home: Path, *, embedded: bool) -> None:
     """Create or update the three roles with their passwords, and give each only what it needs on ``dbname``.
     Run as the admin at every start: idempotent, and it repairs ownership left by older versions."""
-    from lgstats.settings import parse_pg_url
+    from lgstats.settings import get_settings, parse_pg_url
 
     if parse_pg_url(admin_url).user in ROLES.values():
         return  # connected as one of the managed roles (a deployment's workers): set-up is the admin's job
     ensure_credentials(home, [r for r in ROLES if r != "admin"])
     secrets_ = {r: password(home, r) for r in ROLES if r != "admin"}
+    deadline_s = get_settings().lock_deadline_seconds
     for attempt in range(5):
         try:
-            return _provision(admin_url, dbname, secrets_, embedded=embedded)
+            return _provision(admin_url, dbname, secrets_, embedded=embedded, deadline_s=deadline_s)
         except psycopg.errors.InternalError_ as exc:
             # roles are the server's, not one database's: two databases set up at once (an advisory lock is
             # per database) can update one role together; PostgreSQL refuses the second, which retries
@@ -214,19 +221,23 @@ def provision(admin_url: str, dbname: str, home: Path, *, embedded: bool) -> Non
             time.sleep(0.2 * (attempt + 1))
 
 
-def _provision(admin_url: str, dbname: str, secrets_: dict[str, str], *, embedded: bool) -> None:
+def _provision(admin_url: str, dbname: str, secrets_: dict[str, str], *, embedded: bool, deadline_s: float) -> None:
     base = admin_url.rsplit("/", 1)[0]
     try:
         with psycopg.connect(f"{base}/{dbname}", autocommit=True, connect_timeout=10) as conn:
-            conn.execute("select pg_advisory_lock(hashtext('lgstats.provision'))")
+            locks.advisory(conn, "lgstats.provision", deadline_s=deadline_s, what="setting up the warehouse roles")
             ensure_role(conn, ROLES["pipeline"], secrets_["pipeline"], sql.SQL("noinherit"))
             for role, limits in READERS.items():
                 name = ROLES[role]
+                existed = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
+                if existed and not _logs_in(base, dbname, name, secrets_[role]):
+                    log.warning("%s could not log in with the password lgstats keeps for it (changed in the database, "
+                                "e.g. by the role itself); it is reset now, so BI tools are not locked out", name)
                 ensure_role(conn, name, secrets_[role],
                              sql.SQL("noinherit connection limit {}").format(sql.Literal(limits["connection_limit"])))
                 for setting, value in (("default_transaction_read_only", "on"),
                                        ("statement_timeout", limits["statement_timeout"]),
-                                       ("idle_in_transaction_session_timeout", "300s")):
+                                       ("idle_in_transaction_session_timeout", READER_IDLE_IN_TRANSACTION)):
                     conn.execute(sql.SQL("alter role {} set {} = {}").format(
                         sql.Identifier(name), sql.Identifier(setting), sql.Literal(value)))
             db = sql.Identifier(dbname)
@@ -237,16 +248,47 @@ def _provision(admin_url: str, dbname: str, secrets_: dict[str, str], *, embedde
             conn.execute(sql.SQL("revoke create on schema public from public"))
             for function in LARGE_OBJECT_WRITERS:  # they write with no quota and ignore read-only privileges
                 conn.execute(f"revoke execute on function pg_catalog.{function} from public")
+            _pipeline_only_locks(conn, ROLES["pipeline"])
+            reader_guard.install(conn, ROLES["pipeline"], {ROLES[r]: v["statement_timeout"] for r, v in READERS.items()},
+                                 READER_IDLE_IN_TRANSACTION)
             if embedded:  # the server is ours: nobody but the admin reaches its maintenance or template databases
                 conn.execute("revoke connect, temporary on database postgres from public")
                 conn.execute("revoke connect, temporary on database template1 from public")
             _hand_over(conn, ROLES["pipeline"])
-            conn.execute("select pg_advisory_unlock(hashtext('lgstats.provision'))")
+            locks.unlock(conn, "lgstats.provision")
     except psycopg.errors.InsufficientPrivilege as exc:
         raise CredentialsError(
             f"the warehouse user cannot set up the lgstats roles on {dbname!r} ({exc}). Fix: connect "
             "LGSTATS_WAREHOUSE_URL as a user with CREATEROLE that owns the database, or create the roles "
             "lgstats_pipeline, lgstats_analyst and lgstats_bi yourself (docs/operations.md).") from None
+
+
+def _logs_in(base: str, dbname: str, role: str, secret: str) -> bool:
+    """Whether ``role`` logs in with ``secret``; only a refused password counts as no."""
+    from lgstats.settings import parse_pg_url
+
+    params = parse_pg_url(f"{base}/{dbname}")
+    try:
+        psycopg.connect(host=params.host, port=params.port, dbname=dbname, user=role, password=secret,
+                        connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        return "password authentication failed" not in str(exc)
+    return True
+
+
+def _pipeline_only_locks(conn: psycopg.Connection, pipeline: str) -> None:
+    """Advisory locks are one namespace per database that PUBLIC may use: a reader holding the pipeline's key
+    would hang it (review N3). Only the pipeline (and the admin) may take them in the warehouse database."""
+    conn.execute(sql.SQL("""
+        do $$
+        declare f regprocedure;
+        begin
+            for f in select p.oid::regprocedure from pg_proc p
+                     where p.pronamespace = 'pg_catalog'::regnamespace and p.proname ~ {pattern} loop
+                execute format('revoke execute on function %s from public', f);
+                execute format('grant execute on function %s to %I', f, {pipeline});
+            end loop;
+        end $$""").format(pattern=sql.Literal(locks.ADVISORY_FUNCTIONS_PATTERN), pipeline=sql.Literal(pipeline)))
 
 
 def _hand_over(conn: psycopg.Connection, owner: str) -> None:

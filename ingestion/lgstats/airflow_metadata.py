@@ -19,7 +19,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from lgstats import access
+from lgstats import access, locks
 from lgstats.settings import Settings
 
 CONN_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
@@ -44,7 +44,8 @@ def sql_alchemy_conn(s: Settings) -> str:
     try:
         with psycopg.connect(admin.model_copy(update={"dbname": "postgres"}).url, autocommit=True,
                              connect_timeout=10) as conn:
-            conn.execute("select pg_advisory_lock(hashtext('lgstats.provision'))")
+            locks.advisory(conn, "lgstats.provision", deadline_s=s.lock_deadline_seconds,
+                           what="creating Airflow's metadata database")
             access.ensure_role(conn, name, secret, sql.SQL(""))
             access.ensure_database(conn, name, owner=name)
             conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(name)))

@@ -15,9 +15,10 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, harmless
 
-from lgstats import registry, warehouse  # noqa: E402
+from lgstats import reader_guard, registry, warehouse  # noqa: E402
 from lgstats.access import CredentialsError  # noqa: E402
 from lgstats.bi import BIError  # noqa: E402
+from lgstats.locks import LockTimeout  # noqa: E402
 from lgstats.settings import PROJECT_DIR, get_settings  # noqa: E402
 
 _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
@@ -221,8 +222,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
         env["LGSTATS_FAILURE_FILE"] = str(run_dir / "failures.jsonl")
         conf = {"mode": args.mode}
-        # the ingest DAGs, then the build, in one process (Airflow's start-up paid once)
-        outcomes = _run_dags([available[x] for x in chosen], "warehouse_build", logical_date, conf, run_dir, env)
+        # the ingest DAGs, then the build, in one process (Airflow's start-up paid once); readers that block
+        # the build or overrun their limits are ended meanwhile (reader_guard)
+        with reader_guard.watching(lambda: warehouse.connect(s, autocommit=True)):
+            outcomes = _run_dags([available[x] for x in chosen], "warehouse_build", logical_date, conf, run_dir,
+                                 env)
         return _summary(s, outcomes, _failures(run_dir / "failures.jsonl"), run_dir, time.monotonic() - started,
                         started_at)
     finally:
@@ -464,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (warehouse.WarehouseError, registry.RegistryError, CredentialsError, BIError) as exc:
+    except (warehouse.WarehouseError, registry.RegistryError, CredentialsError, BIError, LockTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

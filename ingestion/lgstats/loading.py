@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
+from lgstats import locks
 from lgstats.schema import bootstrap, ensure_raw_table
+from lgstats.settings import get_settings
 from lgstats.snapshots import SIDECAR, Snapshot
 
 
@@ -70,7 +72,8 @@ def load_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, colu
     bootstrap(conn)
     names = [n for n, _ in columns]
     with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"raw.{table}",))
+        locks.advisory(conn, f"raw.{table}", xact=True, deadline_s=get_settings().lock_deadline_seconds,
+                       what=f"loading raw.{table}")
         ensure_raw_table(conn, table, columns)
         status, count = _replace_rows(conn, snapshot, table, lambda: copy_rows(conn, table, names, rows,
                                                                                progress_every))
@@ -126,7 +129,8 @@ def stage_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, col
     bootstrap(conn)
     names = [n for n, _ in columns]
     with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"raw.{table}",))
+        locks.advisory(conn, f"raw.{table}", xact=True, deadline_s=get_settings().lock_deadline_seconds,
+                       what=f"loading raw.{table}")
         ensure_raw_table(conn, table, columns)
         ensure_pending_table(conn, table)
         conn.execute(sql.SQL("delete from pending.{}").format(sql.Identifier(table)))
@@ -177,7 +181,8 @@ def publish_staged(conn: psycopg.Connection, snapshot: Snapshot, table: str,
     bootstrap(conn)
     names = sql.SQL(", ").join(map(sql.Identifier, [n for n, _ in columns]))
     with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"raw.{table}",))
+        locks.advisory(conn, f"raw.{table}", xact=True, deadline_s=get_settings().lock_deadline_seconds,
+                       what=f"loading raw.{table}")
         if conn.execute("select to_regclass(%s)", (f"pending.{table}",)).fetchone()[0] is None:
             return None
         staged = conn.execute(sql.SQL("select count(*), bool_and(snapshot_id = %s) from pending.{}").format(

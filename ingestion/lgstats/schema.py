@@ -10,6 +10,8 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from lgstats import locks
+
 BOOTSTRAP = """
 create schema if not exists raw;
 create schema if not exists ops;
@@ -179,17 +181,23 @@ left join raw.snapshot_origins as o on o.snapshot_id = n.snapshot_id;
 """
 
 
+def _deadline() -> float:
+    from lgstats.settings import get_settings
+
+    return get_settings().lock_deadline_seconds
+
+
 def bootstrap(conn: psycopg.Connection) -> None:
     """Create the pipeline's schemas and tables; safe to run at every start."""
     with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext('lgstats.bootstrap'))")
+        locks.advisory(conn, "lgstats.bootstrap", xact=True, deadline_s=_deadline(), what="creating the ops tables")
         conn.execute(BOOTSTRAP)
 
 
 def _ddl_lock(conn: psycopg.Connection, table: str) -> None:
     """Two tasks creating the same table at once (a build's set-up beside a load) would clash in the catalog:
     one waits for the other's transaction instead."""
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"lgstats.ddl.{table}",))
+    locks.advisory(conn, f"lgstats.ddl.{table}", xact=True, deadline_s=_deadline(), what=f"creating raw.{table}")
 
 
 def ensure_raw_table(conn: psycopg.Connection, table: str, columns: list[tuple[str, str]]) -> None:

@@ -55,6 +55,8 @@ class Settings(BaseModel):
     warehouse_url: str | None = Field(default_factory=lambda: os.environ.get("LGSTATS_WAREHOUSE_URL") or None)
     warehouse_port: int = Field(default_factory=lambda: int(os.environ.get("LGSTATS_WAREHOUSE_PORT", "5433")))
     snapshot_root: str | None = Field(default_factory=lambda: os.environ.get("LGSTATS_SNAPSHOT_ROOT") or None)
+    lock_deadline_seconds: float = Field(
+        default_factory=lambda: float(os.environ.get("LGSTATS_LOCK_DEADLINE_SECONDS", "600")))
     replay_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("LGSTATS_REPLAY_DIR", PROJECT_DIR / "data" / "replay"))
     )

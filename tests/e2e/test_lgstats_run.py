@@ -13,9 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats import registry
+from lgstats import registry, warehouse
 from lgstats.settings import PROJECT_DIR
-from tests.conftest import REPLAY
+from tests.conftest import REPLAY, role_url
 from tests.sdg_server import Fault, SdgServer
 
 pytestmark = pytest.mark.e2e
@@ -417,3 +417,26 @@ def test_psa_alone_on_a_fresh_warehouse_brings_the_registers_its_provinces_need(
                                  ).fetchone()[0]
     assert set(sources) == {"psa"} and sources["psa"] > 0
     assert unmatched == 0
+
+
+def test_a_reader_holding_a_mart_with_its_timeouts_lifted_cannot_stop_a_run(replay_run):
+    """Review N3: lgstats_bi lifts its own timeouts and holds a table mart open in a transaction (the lock
+    dbt's swap waits for), and tries every pipeline lock; the run still finishes and says whom it ended."""
+    env, url, first = replay_run
+    assert first.returncode == 0
+    bi = role_url(url, "bi")
+    with psycopg.connect(bi, autocommit=True) as conn:
+        for key in ("hashtext('lgstats.provision')", f"{warehouse.RUN_LOCK_KEY}::bigint", "hashtext('raw.x')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"select pg_advisory_lock({key})")
+    reader = psycopg.connect(bi)
+    reader.execute("set statement_timeout = 0")
+    reader.execute("set idle_in_transaction_session_timeout = 0")
+    reader.execute("select count(*) from marts.decentralisation_country_profile").fetchone()
+    proc = lgstats("run", "--mode", "replay", "--source", "world_bank", env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "warehouse guard: ended the lgstats_bi session" in proc.stdout
+    assert "held a lock the pipeline waited for" in proc.stdout
+    with pytest.raises(psycopg.OperationalError):
+        reader.execute("select 1")
+    reader.close()

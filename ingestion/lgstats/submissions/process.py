@@ -19,6 +19,7 @@ from pathlib import Path
 
 from psycopg import sql
 
+from lgstats import locks
 from lgstats.settings import PROJECT_DIR, get_settings
 from lgstats.snapshots import SnapshotWriter
 from lgstats.submissions import checks, contract, intake, report
@@ -169,7 +170,8 @@ def process_file(path: Path, member: str, template_name: str) -> Result:
         _ensure_ops(conn)
         # one file of a member and template at a time, from the duplicate check to the record: two copies
         # of the same file arriving together are one submission and one "unchanged"
-        conn.execute("select pg_advisory_lock(hashtext(%s))", (f"submissions.{member}.{template_name}",))
+        locks.advisory(conn, f"submissions.{member}.{template_name}", deadline_s=get_settings().lock_deadline_seconds,
+                       what=f"receiving {original!r} of {member}")
         conn.commit()
         try:
             result = _process_locked(conn, path, tpl, member, template_name, limits, data, md5, original,
@@ -180,7 +182,7 @@ def process_file(path: Path, member: str, template_name: str) -> Result:
             conn.rollback()
             raise
         finally:
-            conn.execute("select pg_advisory_unlock(hashtext(%s))", (f"submissions.{member}.{template_name}",))
+            locks.unlock(conn, f"submissions.{member}.{template_name}")
             conn.commit()
 
 
@@ -229,7 +231,8 @@ def _process_locked(conn, path: Path, tpl: contract.Template, member: str, templ
                  len(checked.rejected), message)
     paths = _write_report(res, problems)
     with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"submissions.{template_name}",))
+        locks.advisory(conn, f"submissions.{template_name}", xact=True, deadline_s=get_settings().lock_deadline_seconds,
+                       what=f"loading the {template_name} rows of {member}")
         _load_rows(conn, tpl, sid, member, received_at, checked)
         record_origin(conn, snapshot)
         _record(conn, res, md5, len(data), received_at, checked.neutralised)
