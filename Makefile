@@ -18,7 +18,7 @@ help:
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff on the Python code and DAGs"
 	@echo "make bench  loader vs psql \\copy, dlt and pandas; the whole run at 1M and 10M rows (~1 h; bench/results/)"
-	@echo "make audit  known vulnerabilities of the locked dependencies (pip-audit; needs the PyPI JSON API)"
+	@echo "make audit  known vulnerabilities of the locked dependencies, Superset's included (pip-audit; needs the PyPI JSON API)"
 
 $(TOOLS)/uv/bin/uv:
 	@echo "installing uv $(UV_VERSION) into $(TOOLS)/uv"
@@ -63,7 +63,10 @@ bench: setup
 audit: $(UV)
 	@mkdir -p .lgstats
 	$(UV) export --frozen --no-hashes --no-emit-project --all-groups > .lgstats/requirements-audit.txt
+	$(UV) export --frozen --no-hashes --no-emit-project --project bi/superset > .lgstats/requirements-audit-superset.txt
 	$(UV) tool run pip-audit@2.10.1 -r .lgstats/requirements-audit.txt --no-deps --disable-pip --strict \
+	  --progress-spinner off
+	$(UV) tool run pip-audit@2.10.1 -r .lgstats/requirements-audit-superset.txt --no-deps --disable-pip --strict \
 	  --progress-spinner off
 
 lint: setup

@@ -10,6 +10,7 @@ from the settings and the dbt manifest, so the column descriptions are the ones 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -33,6 +34,8 @@ BI_PROJECT = PROJECT_DIR / "bi" / "superset"
 ASSETS = BI_PROJECT / "assets"
 DATABASE_NAME = "lgstats warehouse"
 ADMIN_USER = "lgstats-admin"
+PASSWORD_ENV = "LGSTATS_SUPERSET_WAREHOUSE_PASSWORD"  # the lgstats_bi password, in Superset's environment only
+BI_ROLE = "lgstats_bi"
 NAMESPACE = uuid.UUID("6f1c7d2e-4b8a-5e21-9d3c-1a2b3c4d5e6f")  # stable uuids: re-imports overwrite, never duplicate
 HEALTH_TIMEOUT_S = 180
 
@@ -105,6 +108,17 @@ FEATURE_FLAGS = {{"DASHBOARD_RBAC": False, "ALERT_REPORTS": False}}
 WTF_CSRF_ENABLED = True
 SQLLAB_CTAS_NO_LIMIT = False
 ROW_LIMIT = 50000
+
+
+def _warehouse_password(url):
+    """The read-only role's password, from the environment `lgstats bi start` gives Superset: never stored in
+    Superset's tables (dbs.password) nor sent in an import request (which the logs table records)."""
+    import os
+
+    return os.environ.get({PASSWORD_ENV!r}) if url.username == {BI_ROLE!r} else url.password
+
+
+SQLALCHEMY_CUSTOM_PASSWORD_STORE = _warehouse_password
 '''
     write_private(p.config, text)
 
@@ -117,9 +131,10 @@ def _superset_env(p: Paths) -> dict[str, str]:
     return env
 
 
-def _superset(p: Paths, *args: str) -> subprocess.CompletedProcess:
+def _superset(p: Paths, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Superset's CLI; ``stdin`` answers its prompts (in a new session, so no terminal is asked instead)."""
     proc = subprocess.run([str(p.venv / "bin" / "superset"), *args], env=_superset_env(p), capture_output=True,
-                          text=True, cwd=p.home)
+                          text=True, cwd=p.home, input=stdin, start_new_session=True)
     if proc.returncode != 0:
         raise BIError(f"`superset {' '.join(args[:2])}` failed:\n{(proc.stderr or proc.stdout)[-3000:]}")
     return proc
@@ -137,8 +152,10 @@ def ensure_metadata(p: Paths) -> dict | None:
     created = None
     if not p.credentials.exists():
         creds = {"username": ADMIN_USER, "password": secrets.token_urlsafe(18)}
+        # the password goes in on stdin (the prompt and its confirmation), never in argv where `ps` shows it
         _superset(p, "fab", "create-admin", "--username", creds["username"], "--firstname", "lgstats",
-                  "--lastname", "admin", "--email", "lgstats-admin@localhost", "--password", creds["password"])
+                  "--lastname", "admin", "--email", "lgstats-admin@localhost",
+                  stdin=f"{creds['password']}\n{creds['password']}\n")
         write_private(p.credentials, json.dumps(creds, indent=2) + "\n")
         created = creds
     if not state.get("initialised"):
@@ -196,7 +213,8 @@ def start(s: Settings | None = None, bi_port: int | None = None, progress=print)
                 [str(p.venv / "bin" / "gunicorn"), "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                  "--timeout", "120", "--bind", f"127.0.0.1:{bi_port}", "--pid", str(p.pid),
                  "superset.app:create_app()"],
-                env=_superset_env(p), stdout=log, stderr=subprocess.STDOUT, cwd=p.home, start_new_session=True)
+                env={**_superset_env(p), PASSWORD_ENV: s.role_pg("bi").password}, stdout=log,
+                stderr=subprocess.STDOUT, cwd=p.home, start_new_session=True)
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while not healthy(url):
         if time.monotonic() > deadline:
@@ -204,7 +222,19 @@ def start(s: Settings | None = None, bi_port: int | None = None, progress=print)
         time.sleep(1)
     progress("importing the dashboards (bi/superset/assets) ...")
     imported = import_assets(s, url, json.loads(p.credentials.read_text()))
+    purge_stored_password(p, s.role_pg("bi").password)
     return {"url": url, "created_credentials": created, "imported": imported}
+
+
+def purge_stored_password(p: Paths, secret: str) -> int:
+    """Remove the BI password from Superset's metadata where older versions left it: the database row's
+    ``password`` and the ``logs`` rows of import requests that carried it (review N6). Returns rows changed."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(p.metadata)) as db, db:
+        changed = db.execute("update dbs set password = null where password is not null").rowcount
+        changed += db.execute("delete from logs where instr(json, ?) > 0", (secret,)).rowcount
+    return changed
 
 
 def stop(s: Settings | None = None, timeout_s: float = 30) -> bool:
@@ -296,8 +326,9 @@ def source_note(conn, dataset: str, columns: list[str], sql: str | None = None) 
             + ("yes, from " + "; ".join(synthetic) if synthetic else "none") + ".")
 
 
-def bundle(s: Settings) -> tuple[dict[str, dict], dict[str, str]]:
-    """The files of the import bundle (Superset's export format) and the passwords it needs."""
+def bundle(s: Settings) -> dict[str, dict]:
+    """The files of the import bundle (Superset's export format); no password: Superset asks the environment
+    for it (SQLALCHEMY_CUSTOM_PASSWORD_STORE in superset_config.py)."""
     marts = _marts_from_manifest()
     files: dict[str, dict] = {}
     files["databases/lgstats_warehouse.yaml"] = _database_yaml(s)
@@ -322,7 +353,7 @@ def bundle(s: Settings) -> tuple[dict[str, dict], dict[str, str]]:
             files[f"charts/{path.name}"] = chart
     for path in sorted((ASSETS / "dashboards").glob("*.yaml")):
         files[f"dashboards/{path.name}"] = yaml.safe_load(path.read_text())
-    return files, {"databases/lgstats_warehouse.yaml": s.role_pg("bi").password}
+    return files
 
 
 def _zip(files: dict[str, dict], kind: str, without: tuple[str, ...] = ()) -> bytes:
@@ -366,14 +397,14 @@ class Client:
 def import_assets(s: Settings, url: str, creds: dict) -> dict:
     """Import (overwrite) datasets, then charts, then dashboards: a dashboard import alone never overwrites the
     charts and datasets it carries, so edits to those would be lost. Idempotent: every object has a stable uuid."""
-    files, passwords = bundle(s)
+    files = bundle(s)
     client = Client(url, creds)
     for endpoint, kind, without in (("dataset", "SqlaTable", ("charts/", "dashboards/")),
                                     ("chart", "Slice", ("dashboards/",)),
                                     ("dashboard", "Dashboard", ())):
         r = client.http.post(f"{url}/api/v1/{endpoint}/import/",
                              files={"formData": ("lgstats.zip", _zip(files, kind, without), "application/zip")},
-                             data={"overwrite": "true", "passwords": json.dumps(passwords)}, timeout=300)
+                             data={"overwrite": "true"}, timeout=300)
         if r.status_code != 200:
             raise BIError(f"importing the {endpoint}s of bi/superset/assets failed ({r.status_code}): {r.text[:2000]}")
     return {"dashboards": len(client.list("dashboard")), "charts": len(client.list("chart"))}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, harmless
 
-from lgstats import reader_guard, registry, warehouse  # noqa: E402
+from lgstats import private_home, reader_guard, registry, warehouse  # noqa: E402
 from lgstats.access import CredentialsError  # noqa: E402
 from lgstats.bi import BIError  # noqa: E402
 from lgstats.locks import LockTimeout  # noqa: E402
@@ -466,7 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    private_home.restrict_new_files()  # for every process lgstats starts, too
     try:
+        s = get_settings()
+        private_home.secure(s.home, warehouse.server_user(s))
         return args.func(args)
     except (warehouse.WarehouseError, registry.RegistryError, CredentialsError, BIError, LockTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)

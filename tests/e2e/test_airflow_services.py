@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from lgstats import airflow_stack
 from lgstats.airflow_stack import health
 from lgstats.settings import PROJECT_DIR
 from tests.conftest import free_port
+from tests.secrets_scan import assert_home_keeps_its_secrets
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +56,12 @@ def test_airflow_comes_up_healthy_and_stops_cleanly(tmp_path, fresh_database):
         assert time.monotonic() - started < 60
         addresses = listening_addresses(proc.pid)
         assert "127.0.0.1" in addresses and addresses <= {"127.0.0.1", "::1"}  # nothing on 0.0.0.0 or ::
+        # review N5: the admin's password only in its 0600 file, never in a log or the output
+        home = tmp_path / "home"
+        hits = assert_home_keeps_its_secrets(
+            home, expect=("simple_auth_manager_passwords.json.generated:admin", "stack-secrets.json:jwt_secret"))
+        assert hits["simple_auth_manager_passwords.json.generated:admin"], hits
+        assert airflow_stack.admin_password(home / "airflow") not in "".join(seen)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

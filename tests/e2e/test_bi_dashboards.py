@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from lgstats.settings import PROJECT_DIR
 from tests.browser import start_browser, wait_for
 from tests.conftest import free_port
+from tests.secrets_scan import assert_home_keeps_its_secrets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("clean_replay")]  # with the run it reads
 
@@ -30,12 +33,13 @@ def _lgstats(env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedP
 def superset(clean_replay):
     assert clean_replay.proc.returncode == 0, clean_replay.proc.stdout[-3000:]
     env = {**os.environ, **clean_replay.env, "LGSTATS_BI_PORT": str(free_port())}
-    first = _lgstats(env, "bi", "start")
+    with CommandLines() as seen:  # every process's argv while Superset is set up (review N7: `ps` shows argv)
+        first = _lgstats(env, "bi", "start")
     home = Path(env["LGSTATS_HOME"])
     try:
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
         yield {"env": env, "home": home, "first": first, "url": f"http://127.0.0.1:{env['LGSTATS_BI_PORT']}",
-               "credentials": json.loads((home / "bi" / "credentials.json").read_text())}
+               "credentials": json.loads((home / "bi" / "credentials.json").read_text()), "argv": seen.lines}
     finally:
         _lgstats(env, "bi", "stop", timeout=120)
 
@@ -45,6 +49,51 @@ def api(superset):
     from lgstats.bi import Client
 
     return Client(superset["url"], superset["credentials"])
+
+
+class CommandLines:
+    """Polls /proc for every process's command line while the block runs (what `ps` shows any user)."""
+
+    def __init__(self) -> None:
+        self.lines: set[str] = set()
+        self._stop = threading.Event()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    self.lines.add(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def test_the_admin_password_never_appears_in_a_command_line(superset):
+    creds = superset["credentials"]
+    admins = [line for line in superset["argv"] if "create-admin" in line]
+    assert admins, "the poll should have seen `superset fab create-admin` run"
+    assert not [line for line in superset["argv"] if creds["password"] in line]
+
+
+def test_no_secret_leaves_its_0600_file_after_the_run_and_bi_start(superset):
+    """The BI password is neither in Superset's `dbs` nor `logs` tables (review N6): it comes from the
+    environment through SQLALCHEMY_CUSTOM_PASSWORD_STORE; every other secret stays in its 0600 file."""
+    hits = assert_home_keeps_its_secrets(superset["home"], expect=("bi/secret_key", "credentials.json:password"))
+    assert hits["LGSTATS_BI_PASSWORD"] == []  # given in the environment: in no file at all
+    import sqlite3
+
+    with sqlite3.connect(superset["home"] / "bi" / "superset.db") as db:
+        assert db.execute("select count(*) from dbs where password is not null").fetchone() == (0,)
+        assert db.execute("select count(*) from logs").fetchone()[0] > 0  # the imports were logged, without it
 
 
 def test_first_start_prints_the_generated_admin_once_and_keeps_it_private(superset):
