@@ -249,8 +249,8 @@ def _provision(admin_url: str, dbname: str, secrets_: dict[str, str], *, embedde
             for function in LARGE_OBJECT_WRITERS:  # they write with no quota and ignore read-only privileges
                 conn.execute(f"revoke execute on function pg_catalog.{function} from public")
             _pipeline_only_locks(conn, ROLES["pipeline"])
-            reader_guard.install(conn, ROLES["pipeline"], {ROLES[r]: v["statement_timeout"] for r, v in READERS.items()},
-                                 READER_IDLE_IN_TRANSACTION)
+            limits = {ROLES[r]: v["statement_timeout"] for r, v in READERS.items()}
+            reader_guard.install(conn, ROLES["pipeline"], limits, READER_IDLE_IN_TRANSACTION)
             if embedded:  # the server is ours: nobody but the admin reaches its maintenance or template databases
                 conn.execute("revoke connect, temporary on database postgres from public")
                 conn.execute("revoke connect, temporary on database template1 from public")

@@ -41,7 +41,7 @@ def weakness(value: str) -> str | None:
     for size in range(1, len(value) // 2 + 1):
         if len(value) % size == 0 and value[:size] * (len(value) // size) == value:
             return f"it repeats {size} characters"
-    steps = sum(abs(ord(a) - ord(b)) == 1 for a, b in zip(value, value[1:]))
+    steps = sum(abs(ord(a) - ord(b)) == 1 for a, b in zip(value, value[1:], strict=False))
     if steps > len(value) // 2:
         return "it is mostly a run of consecutive characters (abc…, 123…)"
     words = [w for w in PLACEHOLDERS if len(w) >= 5 and w in lowered]

@@ -135,7 +135,8 @@ def test_least_privilege_between_the_containers(compose):
     assert 'ENTRYPOINT ["python", "-m", "lgstats.secrets_check", "--exec", "airflow"]' in dockerfile
 
 
-STRONG = {"AIRFLOW__API_AUTH__JWT_SECRET": "Xo4mW9qZr2Lk7vB1nT8cY3uH6pJ0sD5fGa", "AIRFLOW_DB_PASSWORD": "q7Vn2KxR9mLc4TzW8pBd",
+STRONG = {"AIRFLOW__API_AUTH__JWT_SECRET": "Xo4mW9qZr2Lk7vB1nT8cY3uH6pJ0sD5fGa",
+          "AIRFLOW_DB_PASSWORD": "q7Vn2KxR9mLc4TzW8pBd",
           "REDIS_PASSWORD": "Hs3Jw8Nq1Ft6Yk0Rv5Gm", "LGSTATS_PIPELINE_PASSWORD": "Pz9Lc2Wq7Xn4Bv8Km1Td",
           "AIRFLOW__CORE__FERNET_KEY": "Qm9vdHN0cmFwLWtleS1mb3ItdGVzdHMtb25seS0wMDE="}
 
@@ -153,7 +154,8 @@ STRONG = {"AIRFLOW__API_AUTH__JWT_SECRET": "Xo4mW9qZr2Lk7vB1nT8cY3uH6pJ0sD5fGa",
     ({"REDIS_PASSWORD": "Qw7!Er4#Ty9%Qw7!Er4#Ty9%"}, "REDIS_PASSWORD is weak: it repeats 12 characters"),
     ({"LGSTATS_PIPELINE_PASSWORD": "abcdefghijklmnopqrstuvwxyz0123456789"}, "run of consecutive characters"),
     ({"LGSTATS_PIPELINE_PASSWORD": "Password-Warehouse-2026!"}, "contains the word 'password'"),
-    ({"LGSTATS_BI_PASSWORD": "q7Vn2KxR9mLc4TzW8pBd"}, "AIRFLOW_DB_PASSWORD and LGSTATS_BI_PASSWORD are the same secret"),
+    ({"LGSTATS_BI_PASSWORD": "q7Vn2KxR9mLc4TzW8pBd"},
+     "AIRFLOW_DB_PASSWORD and LGSTATS_BI_PASSWORD are the same secret"),
 ])
 def test_the_entrypoint_refuses_weak_secrets(change, expected):
     import subprocess
