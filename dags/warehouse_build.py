@@ -23,7 +23,9 @@ DOC_MD = f"""
 intermediate, marts), building each model with its tests in one task (`dbt build`). Between intermediate and marts the
 publish gates (`expectations/publish_gates.yml`: deleted rows per series, vanished series, golden values)
 compare the new build with the published marts; a failing gate or test stops the layers after it, so the
-marts keep their last good rows. Last, the documentation site (`lgstats docs`) is refreshed.
+marts keep their last good rows. Before the intermediate layer each registry dataset's SELECT runs on its own
+(`probe_registry_datasets`): a dataset that cannot build is left out and the others publish; the last task
+(`report_datasets_left_out`) then fails, naming it. Last, the documentation site (`lgstats docs`) is refreshed.
 
 **Source.** The `raw` tables written by the `*_ingest` DAGs; scheduled on their Assets, so it runs after any load.
 
@@ -84,6 +86,20 @@ with DAG(
         for layer, select in LAYERS.items()
     ]
     @task
+    def probe_registry_datasets() -> list[dict]:
+        """Run each registry dataset's SELECT on its own; one that fails is left out of this build (named)."""
+        from lgstats import registry_probe
+
+        return registry_probe.probe()
+
+    @task
+    def report_datasets_left_out() -> None:
+        """Fail, after everything else is published, when a registry dataset was left out of this build."""
+        from lgstats import registry_probe
+
+        registry_probe.report()
+
+    @task
     def build_docs() -> str:
         """Refresh the static documentation site (dbt docs + GX Data Docs)."""
         from lgstats import docs_site
@@ -91,4 +107,5 @@ with DAG(
         return str(docs_site.build())
 
     staging, intermediate, marts = groups
-    chain(prepare_warehouse(), staging, intermediate, publish_gates(), marts, build_docs())
+    chain(prepare_warehouse(), staging, probe_registry_datasets(), intermediate, publish_gates(), marts, build_docs(),
+          report_datasets_left_out())

@@ -1,7 +1,8 @@
 {#- The registry datasets whose rows become observations from their entry alone: SDMX and PXWeb datasets
     without a hand-written staging model, and tabular files of observations (shape long or wide). Read from ops.datasets (the registry, mirrored by the pipeline
-    before every build) when the model is compiled; at parse time there are none. -#}
-{% macro registry_datasets() %}
+    before every build) when the model is compiled; at parse time there are none. A dataset whose SELECT failed
+    the probe of this build (ops.registry_build_failures) is left out unless include_failed. -#}
+{% macro registry_datasets(include_failed=false) %}
     {% if not execute %}
         {{ return([]) }}
     {% endif %}
@@ -10,6 +11,10 @@
             area_map, coalesce(series_prefix, source || '.') as series_prefix
         from {{ source('ops', 'datasets') }}
         where {{ registry_observation_datasets('') }}
+        {% if not include_failed %}
+          and not exists (select 1 from {{ source('ops', 'registry_build_failures') }} as f
+                          where f.source = datasets.source and f.dataset = datasets.dataset)
+        {% endif %}
         order by source, dataset
     {% endset %}
     {% set found = [] %}

@@ -288,7 +288,8 @@ def _marts_from_manifest() -> dict[str, dict]:
 def _database_yaml(s: Settings) -> dict:
     bi = s.role_pg("bi")
     return {"database_name": DATABASE_NAME,
-            "sqlalchemy_uri": f"postgresql+psycopg2://{bi.user}:XXXXXXXXXX@{bi.host}:{bi.port}/{bi.dbname}",
+            # no password in the URI: Superset takes it from its environment (SQLALCHEMY_CUSTOM_PASSWORD_STORE)
+            "sqlalchemy_uri": f"postgresql+psycopg2://{bi.user}@{bi.host}:{bi.port}/{bi.dbname}",
             "cache_timeout": None, "expose_in_sqllab": True, "allow_run_async": False, "allow_ctas": False,
             "allow_cvas": False, "allow_dml": False, "allow_file_upload": False,
             "extra": {"allows_virtual_table_explore": True}, "uuid": _uuid("database", DATABASE_NAME),

@@ -92,6 +92,14 @@ alter table ops.datasets add column if not exists series jsonb;
 alter table ops.datasets add column if not exists area_map text;
 alter table ops.datasets add column if not exists shape text;
 alter table ops.datasets add column if not exists series_prefix text;
+-- registry datasets whose SELECT failed the probe of the current build: left out of it, named by the run
+create table if not exists ops.registry_build_failures (
+    source     text not null,
+    dataset    text not null,
+    error      text not null,
+    probed_at  timestamptz not null default now(),
+    primary key (source, dataset)
+);
 create table if not exists ops.alert_failures (
     alert_id      bigserial primary key,
     dag_id        text,

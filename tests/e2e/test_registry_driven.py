@@ -162,6 +162,7 @@ BY_LGA = ("DATAFLOW,REGION,MEASURE,TIME_PERIOD,OBS_VALUE\n"
           "TST:DF_L(1.0),31000,POP,2024,100\nTST:DF_L(1.0),15750,POP,2024,5\n")
 NO_SERIES = "DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE\nTST:DF_N(1.0),FJI,RATE,2021,7.5,PT\n"
 SCORES = "iso3,year,score\nNPL,2020,3.25\n"
+SERVED = {"quarterly": QUARTERLY}  # what the local SDMX server answers for DF_Q (the second run gets a revision)
 MONTHS = ["2023M01", "2023M02", "2023M03"]
 META = {"title": "Arrivals", "variables": [
     {"code": "Measure", "text": "Measure", "values": ["0"], "valueTexts": ["Arrivals"]},
@@ -178,7 +179,7 @@ def jsonstat(query: dict) -> dict:
 
 
 def sdmx(request) -> Response:
-    body = (QUARTERLY if "DF_Q" in request.path else BY_LGA if "DF_L" in request.path
+    body = (SERVED["quarterly"] if "DF_Q" in request.path else BY_LGA if "DF_L" in request.path
             else NO_SERIES if "DF_N" in request.path else BY_COUNTRY)
     return Response(body, content_type="application/vnd.sdmx.data+csv; charset=utf-8")
 
@@ -243,3 +244,48 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
     assert unmapped == [("iso/by_country", "USA"), ("lga/by_lga", "15750")]
     after = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_DIR, capture_output=True, text=True).stdout
     assert after == before  # no file of the project was written: the registry entries were enough
+
+    # Issue 24: a valid entry whose SELECT cannot build (an SDMX dataset pointed at a PXWeb label map: no
+    # source_code column) is left out and named; every other dataset's marts still publish
+    (folder / "bad.yml").write_text(BAD, encoding="utf-8")
+    env = {**env, "LGSTATS_BAD_BASE_URL": httpserver.url_for("/rest")}
+    SERVED["quarterly"] = QUARTERLY.replace("2024-Q1,12", "2024-Q1,13")  # a revision the same build must publish
+    proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "run", "--mode", "live",
+                           "--source", "bad", "--source", "qtr"], env=env, cwd=PROJECT_DIR, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode != 0
+    assert "bad/mislabelled" in proc.stdout and "source_code" in proc.stdout, proc.stdout[-4000:]
+    assert "Every other dataset's marts were published" in proc.stdout
+    with psycopg.connect(url) as conn:
+        again = conn.execute("select source_dataset, series_code, area_code, year, period, value::text, unit "
+                             "from marts.fct_observation where source_dataset in ('qtr/quarterly', "
+                             "'iso/by_country', 'lga/by_lga', 'pxw/arrivals', 'nos/no_series', 'tab/scores') "
+                             "order by 1, 3, 4, 5").fetchall()
+        loaded = conn.execute("select count(*) from raw.bad__mislabelled").fetchone()[0]
+        published = conn.execute("select count(*) from marts.fct_observation "
+                                 "where source_dataset = 'bad/mislabelled'").fetchone()[0]
+    revised = [r[:5] + ("13",) + r[6:] if r[0] == "qtr/quarterly" and r[4] == "2024-Q1" else r for r in rows]
+    assert again == revised  # qtr's revision published by the build that left bad out; the rest kept
+    assert loaded == 2 and published == 0
+
+
+BAD = """
+name: bad
+title: Test SDMX source whose area map does not fit it
+connector: sdmx
+owner: data-eng
+base_url: https://sdmx.example.org/rest
+licence: "test entry"
+expected_refresh_days: 100
+datasets:
+  - name: mislabelled
+    agency: TST
+    flow: DF_L
+    version: "1.0"
+    dimensions: [REGION, MEASURE]
+    area_dimension: REGION
+    area_map: map_psa__geolocation
+    measure_dimension: MEASURE
+    suite: sdmx__observations
+    raw_table: bad__mislabelled
+"""

@@ -231,7 +231,8 @@ def parse(snapshot: Snapshot, dataset: Dataset) -> Iterator[dict]:
                        **{slug(c): (v if v != "" else None) for c, v in cells.items()}}
                 continue
             measure = sp.measure or ".".join(cells[c] for c in sp.measure_columns)
-            area = next((cells[c] for c in sp.area_columns if cells[c]), None)
+            # a fixed `area` is every row's area (a file of one country has no area column)
+            area = next((cells[c] for c in sp.area_columns if cells[c]), None) or sp.area
             name = ", ".join(cells[c] for c in sp.series_name_columns if cells[c]) or None
             dims = json.dumps(cells, ensure_ascii=False)
             if sp.shape == "long":
