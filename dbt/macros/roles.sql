@@ -1,6 +1,6 @@
 {#- Schema-level grants, run by the owner role (lgstats_pipeline) after every build. The roles themselves,
     their passwords, connection limits and timeouts are the warehouse's (ingestion/lgstats/access.py):
-    lgstats_bi reads marts only; lgstats_analyst reads marts, staging and ops. -#}
+    lgstats_bi reads marts only; lgstats_analyst reads marts, staging, ops and intermediate.int_areas_unmapped. -#}
 {% macro grant_schema_usage() %}
     {% set sql %}
     create schema if not exists raw;
@@ -14,6 +14,8 @@
     grant select on all tables in schema ops to lgstats_analyst;
     alter default privileges in schema ops grant select on tables to lgstats_analyst;
     revoke all on schema raw, intermediate, quarantine from lgstats_bi, lgstats_analyst;
+    -- the analyst may see into intermediate, and read there only the models that grant it (int_areas_unmapped)
+    grant usage on schema intermediate to lgstats_analyst;
     {% endset %}
     {% do run_query(sql) %}
 {% endmacro %}

@@ -243,8 +243,19 @@ def _guide_queries() -> list[str]:
 @pytest.mark.parametrize("query", _guide_queries(), ids=lambda q: q.split("from marts.", 1)[1].split()[0])
 def test_every_query_in_the_analyst_guide_runs_as_the_bi_role_and_returns_rows(built, query):
     with as_role(built, "lgstats_bi") as conn:
-        rows = conn.execute(query).fetchall()
+        cursor = conn.execute(query)
+        rows = cursor.fetchall()
+        names = [c.name for c in cursor.description]
     assert rows, query
+    # issue 25, defect 1: a query can answer with rows that are all empty; every column must hold something
+    empty = [name for i, name in enumerate(names) if all(r[i] is None for r in rows)]
+    assert not empty, (empty, query)
+    # defect 15: the order the text promises (its outermost `order by`, first key) is the order of the rows
+    outer = query.rsplit("order by", 1)[1].split(";")[0].split("limit")[0].split(",")[0].split()
+    column, descending = outer[0].split(".")[-1], "desc" in outer[1:2]
+    if column in names:
+        keys = [r[names.index(column)] for r in rows if r[names.index(column)] is not None]
+        assert keys == sorted(keys, reverse=descending), (column, query)
 
 
 def test_world_bank_context_reaches_the_decentralisation_profile_and_what_is_absent_stays_null(built):
@@ -262,3 +273,34 @@ def test_world_bank_context_reaches_the_decentralisation_profile_and_what_is_abs
                    " ('NY.GDP.PCAP.CD', 'GC.REV.XGRT.GD.ZS', 'GC.XPN.TOTL.GD.ZS')")[0]
     assert filled > 0 and urban == ("25.754",)  # verbatim from the WDI export
     assert gdp[0] == 0 and gdp[1] > 0 and absent == 0
+
+
+def test_the_analyst_reads_the_unmapped_areas_the_guide_points_to_and_nothing_else_of_intermediate(built):
+    """Issue 25, defect 7: the guide sends analysts to intermediate.int_areas_unmapped, which they could not read."""
+    text = (DBT_DIR.parent / "docs" / "analyst-guide.md").read_text()
+    assert "intermediate.int_areas_unmapped" in text
+    with as_role(built, "lgstats_analyst") as conn:
+        conn.execute("select source_dataset, source_area from intermediate.int_areas_unmapped").fetchall()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select * from intermediate.int_observations_unioned limit 1")
+    with as_role(built, "lgstats_bi") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("select * from intermediate.int_areas_unmapped limit 1")
+
+
+def test_a_register_count_applies_from_its_vintage_year_never_before(built):
+    """Issue 25, defect 10: Indonesia's 2025 register (514 local governments) was shown for 2000, when it had
+    about 340. The count now holds from the register's declared vintage_year on."""
+    declared = [ds.model_extra["vintage_year"] for ds in registry.source("registers").datasets]
+    assert len(declared) == 7 and all(1990 < y <= 2026 for y in declared)
+    with psycopg.connect(built) as conn:
+        rows = conn.execute("select p.country_iso3, p.year, p.register_local_governments_count, s.vintage_year "
+                            "from marts.decentralisation_country_profile p join ("
+                            "  select country_iso3, max(register_vintage_year) as vintage_year "
+                            "  from staging.stg_registers__areas group by 1) s using (country_iso3)").fetchall()
+    assert rows
+    early = [(c, y, n) for c, y, n, v in rows if y < v and n is not None]
+    assert early == []
+    later = [(c, y, n) for c, y, n, v in rows if y >= v]
+    assert later and all(n is not None for _, _, n in later), later[:5]
+    idn_2000 = [n for c, y, n, v in rows if c == "IDN" and y == 2000]
+    assert idn_2000 in ([], [None])

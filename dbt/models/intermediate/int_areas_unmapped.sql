@@ -1,3 +1,4 @@
+{{ config(grants={'select': ['lgstats_analyst']}) }}
 -- Source area codes (or PSA labels) that no mapping file in dbt/seeds/area_maps/ lists. Their rows are kept
 -- in raw and staging but cannot reach the marts until a line is added to the mapping file. Codes a mapping
 -- file lists without an area_code (totals such as Stats NZ AREA 10 and 19, PSA's special computations) are

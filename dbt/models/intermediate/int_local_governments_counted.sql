@@ -7,6 +7,7 @@ with register as (
         country_iso3,
         register,
         max(register_vintage) as register_vintage,
+        max(register_vintage_year) as register_vintage_year,
         max(snapshot_id) as register_snapshot_id,
         count(*) filter (where counts_as_local_government) as register_local_governments
     from {{ ref('stg_registers__areas') }}
@@ -30,6 +31,7 @@ select
     r.country_iso3,
     r.register,
     r.register_vintage,
+    r.register_vintage_year,
     r.register_snapshot_id,
     r.register_local_governments,
     s.sdg_year,

@@ -56,6 +56,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("parent_resolution", "text"),
     ("counts_as_local_government", "boolean"),
     ("register_vintage", "text"),
+    ("register_vintage_year", "integer"),
     ("is_local_government", "boolean"),
     ("area_name_romanised", "text"),
     ("romanisation", "text"),
@@ -76,6 +77,7 @@ class RegisterSpec(ConnectorKeys):
     code_prefix: str
     files: dict[str, str]
     vintage: str
+    vintage_year: int  # the year the register describes: its counts hold from then on, not for earlier years
     expected: dict[str, int]
     sdg_local_government_levels: list[str]
     local_government_levels: list[str] = []   # levels with their own elected government (default: the SDG ones)
@@ -124,7 +126,7 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
                                        check=_check_csv)
         writer.add(unquote(path.rsplit("/", 1)[-1]), body, url=url, role=role)
     return {"producer": source.title, "base_url": base, "endpoint": None, "licence": sp.licence,
-            "register_vintage": sp.vintage, "origin": sp.origin}
+            "register_vintage": sp.vintage, "register_vintage_year": sp.vintage_year, "origin": sp.origin}
 
 
 def _read(snapshot: Snapshot, role: str) -> tuple[str, list[dict]]:
@@ -151,6 +153,7 @@ def _row(sp: RegisterSpec, snapshot: Snapshot, file: str, n: int, code: str | No
             "area_name_en": name_en, "area_type": area_type, "area_level": level,
             "parent_official_code": parent_code, "parent_area_code": parent_area, "parent_resolution": resolution,
             "counts_as_local_government": level in sp.sdg_local_government_levels, "register_vintage": sp.vintage,
+            "register_vintage_year": sp.vintage_year,
             "is_local_government": level in lg_levels if is_local_government is None else is_local_government,
             "area_name_romanised": romanised[0] if romanised else None,
             "romanisation": romanised[1] if romanised else None,

@@ -60,8 +60,10 @@ select
     p.{{ column }}::numeric as {{ column }},
     {% endfor %}
     case when coalesce({{ imf | join(', ') }}) is not null then 'RATIO' end::text as fiscal_ratios_unit,
-    r.register_local_governments::integer as register_local_governments_count,
-    r.register_vintage::text as register_vintage,
+    -- a register describes the year of its vintage: its count is no figure for the years before
+    case when p.year >= r.register_vintage_year then r.register_local_governments end::integer
+        as register_local_governments_count,
+    case when p.year >= r.register_vintage_year then r.register_vintage end::text as register_vintage,
     p.source_names::text as source_names
 from pivoted as p
 inner join {{ ref('dim_area') }} as a using (area_code)

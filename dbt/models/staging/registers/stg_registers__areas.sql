@@ -20,6 +20,7 @@ select
     r.parent_resolution,
     r.counts_as_local_government,
     r.register_vintage,
+    r.register_vintage_year,
     coalesce(r.is_local_government, r.counts_as_local_government) as is_local_government,
     r.area_name_romanised,
     r.romanisation,
