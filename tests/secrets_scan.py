@@ -16,7 +16,8 @@ def _json_values(path: Path) -> dict[str, str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {f"{path.name}:{k}": str(v) for k, v in data.items() if isinstance(v, str) and len(v) >= 12}
+    return {f"{path.name}:{k}": str(v) for k, v in data.items()
+            if isinstance(v, str) and len(v) >= 12 and k not in ("username", "user")}  # names are no secrets
 
 
 def secret_files(home: Path) -> list[Path]:

@@ -304,3 +304,31 @@ def test_a_register_count_applies_from_its_vintage_year_never_before(built):
     assert later and all(n is not None for _, _, n in later), later[:5]
     idn_2000 = [n for c, y, n, v in rows if c == "IDN" and y == 2000]
     assert idn_2000 in ([], [None])
+
+
+PROVENANCE_EVERY_ROW = ["fct_observation", "dim_area", "women_in_local_government", "sdg_localisation",
+                        "decentralisation_country_profile", "local_resilience", "twinning_partner_matches",
+                        "cooperation_partnership"]
+
+
+@pytest.mark.parametrize("mart", [*MARTS, "twinning_partner_matches"])
+def test_every_mart_carries_its_provenance(built, mart):
+    """Issue 25, defect 16: four marts carried no snapshot. Each mart has `snapshot_id` (one source per row) or
+    `snapshot_ids` (column → snapshot), every id names a snapshot dim_snapshot knows, and the marts whose every
+    row is sourced have it on every row."""
+    with psycopg.connect(built) as conn:
+        columns = {c for (c,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s",
+            (mart,))}
+        column = "snapshot_id" if "snapshot_id" in columns else "snapshot_ids"
+        assert column in columns, sorted(columns)
+        unknown = conn.execute(
+            f"select count(*) from marts.{mart} where snapshot_id not in (select snapshot_id from marts.dim_snapshot)"
+            if column == "snapshot_id" else
+            f"select count(*) from marts.{mart} as m, jsonb_each_text(m.snapshot_ids) as e(k, id) "
+            "where e.id not in (select snapshot_id from marts.dim_snapshot)").fetchone()[0]
+        missing = conn.execute(f"select count(*) from marts.{mart} where {column} is null"
+                               + (" or snapshot_ids = '{}'::jsonb" if column == "snapshot_ids" else "")).fetchone()[0]
+    assert unknown == 0
+    if mart in PROVENANCE_EVERY_ROW:
+        assert missing == 0

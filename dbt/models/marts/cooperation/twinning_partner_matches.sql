@@ -12,6 +12,10 @@ select
     m.match_rule::text as match_rule,
     m.unmatched_reason::text as unmatched_reason,
     m.candidates::integer as candidates,
-    (m.area_code is not null) as matched
+    (m.area_code is not null) as matched,
+    -- provenance: the partner's name from the twin-town list, the area from its register
+    jsonb_strip_nulls(jsonb_build_object(
+        'partner_name', {{ latest_snapshot_id('twinning', 'twin_cities') }}, 'area_code', a.snapshot_id
+    ))::jsonb as snapshot_ids
 from {{ ref('int_partners_matched') }} as m
 left join {{ ref('dim_area') }} as a using (area_code)

@@ -9,7 +9,7 @@
 -- A count is NULL (not zero) where nobody reported.
 with drr as (
     select f.area_code, f.year, max(f.value) as local_drr_strategy_share_pct,
-           string_agg(distinct f.source_name, '; ') as source_names
+           string_agg(distinct f.source_name, '; ') as source_names, max(f.snapshot_id) as snapshot_id
     from {{ ref('fct_observation') }} as f
     where f.series_code = 'SG_DSR_SILS' and f.disaggregation = '_T'
     group by f.area_code, f.year
@@ -21,7 +21,8 @@ measures as (
         m.year,
         count(*) filter (where m.measure_type = 'covid_response') as covid_measures_count,
         count(*) filter (where m.measure_type = 'recovery') as recovery_measures_count,
-        string_agg(distinct s.source_name, '; ') as source_names
+        string_agg(distinct s.source_name, '; ') as source_names,
+        max(m.snapshot_id) as snapshot_id
     from {{ ref('stg_submissions__covid_recovery_measure') }} as m
     inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
     group by m.area_code, m.year
@@ -36,6 +37,7 @@ covid_policy as (
         max(f.value) filter (where f.series_code = '{{ series }}') as {{ name }}_index_max,
         count(*) filter (where f.series_code = '{{ series }}' and f.value > 70) as {{ name }}_days_above_70,
         count(*) filter (where f.series_code = '{{ series }}') as {{ name }}_days_reported,
+        max(f.snapshot_id) filter (where f.series_code = '{{ series }}') as {{ name }}_snapshot_id,
         {% endfor %}
         string_agg(distinct f.source_name, '; ') as source_names
     from {{ ref('fct_observation') }} as f
@@ -56,7 +58,14 @@ select
     nullif(c.{{ name }}_days_reported, 0)::integer as {{ name }}_days_reported,
     case when c.{{ name }}_days_reported > 0 then c.{{ name }}_days_above_70 end::integer as {{ name }}_days_above_70,
     {% endfor %}
-    concat_ws('; ', d.source_names, m.source_names, c.source_names)::text as source_names
+    concat_ws('; ', d.source_names, m.source_names, c.source_names)::text as source_names,
+    -- provenance of each value: column → the snapshot it came from (columns without a value are left out)
+    jsonb_strip_nulls(jsonb_build_object(
+        'local_drr_strategy_share_pct', d.snapshot_id,
+        'covid_measures_count', case when m.covid_measures_count > 0 then m.snapshot_id end,
+        'recovery_measures_count', case when m.recovery_measures_count > 0 then m.snapshot_id end
+        {% for name in indices %}, '{{ name }}_index', c.{{ name }}_snapshot_id{% endfor %}
+    ))::jsonb as snapshot_ids
 from drr as d
 full outer join measures as m on m.area_code = d.area_code and m.year = d.year
 full outer join covid_policy as c

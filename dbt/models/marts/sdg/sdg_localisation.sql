@@ -3,7 +3,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='series_code',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
 ) }}
 -- depends_on: {{ ref('int_observations_unioned') }}
 
@@ -12,7 +12,7 @@
 -- Incremental by series: a build recomputes only the series of the snapshots fct_observation just published
 -- (macros/changed_snapshots.sql), read through fct_observation's (series_code, area_code, year) index.
 with numeric as (
-    select series_code, area_code, disaggregation, year, value, source_name
+    select series_code, area_code, disaggregation, year, value, source_name, snapshot_id
     from {{ ref('fct_observation') }}
     where value is not null and {{ published_series_filter('series_code') }}
 ),
@@ -38,7 +38,8 @@ series as (
 yearly as (  -- one value per year: several reporting types are averaged, never summed
     select series_code, area_code, disaggregation, year,
            case when count(*) = 1 then min(value) else avg(value) end as value,
-           string_agg(distinct source_name, '; ') as source_names
+           string_agg(distinct source_name, '; ') as source_names,
+           max(snapshot_id) as snapshot_id
     from series
     group by series_code, area_code, disaggregation, year
 ),
@@ -53,7 +54,8 @@ ends as (
         count(*) as observations,
         (array_agg(value order by year))[1] as first_value,
         (array_agg(value order by year desc))[1] as latest_value,
-        string_agg(distinct source_names, '; ') as source_names
+        string_agg(distinct source_names, '; ') as source_names,
+        max(snapshot_id) as snapshot_id  -- one series of one dataset: fct_observation holds its latest snapshot
     from yearly
     group by series_code, area_code, disaggregation
 )
@@ -69,5 +71,6 @@ select
         then trim_scale(round((latest_value - first_value) / (latest_year - first_year), 6))
     end::numeric as change_per_year,
     observations::integer as observations,
-    source_names::text as source_names
+    source_names::text as source_names,
+    snapshot_id::text as snapshot_id
 from ends

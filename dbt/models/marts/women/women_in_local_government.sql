@@ -11,7 +11,8 @@ with sdg as (
         f.value as women_seat_share_pct,
         null::integer as seats_total,
         null::integer as seats_women,
-        f.source_name
+        f.source_name,
+        f.snapshot_id
     from {{ ref('fct_observation') }} as f
     inner join {{ ref('stg_lgstats__snapshot_origins') }} as o using (snapshot_id)
     where f.series_code = 'SG_GEN_LOCGELS'
@@ -25,7 +26,8 @@ councils as (
         round(100.0 * c.seats_women / c.seats_total, 2) as women_seat_share_pct,
         c.seats_total,
         c.seats_women,
-        s.source_name
+        s.source_name,
+        c.snapshot_id
     from {{ ref('stg_submissions__council_composition') }} as c
     inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
 ),
@@ -44,7 +46,8 @@ select
     x.women_seat_share_pct::numeric as women_seat_share_pct,
     x.seats_total::integer as seats_total,
     x.seats_women::integer as seats_women,
-    x.source_name::text as source_name
+    x.source_name::text as source_name,
+    x.snapshot_id::text as snapshot_id
 from combined as x
 inner join {{ ref('dim_area') }} as a using (area_code)
 where a.area_level in ('country', 'local_government')
