@@ -35,12 +35,13 @@ def collect(settings) -> dict:
                     " and v.validated_at > coalesce((select max(validated_at) from ops.validations w"
                     "   where w.snapshot_id like %s and w.success), '-infinity')",
                     (sid_prefix + "%", sid_prefix + "%")).fetchone()[0]
-                rows = None
+                rows, years = None, (None, None)
                 if last:
                     exists = conn.execute("select to_regclass(%s)", (f"raw.{ds.raw_table}",)).fetchone()[0]
                     if exists:
                         rows = conn.execute(sql.SQL("select count(*) from raw.{} where snapshot_id = %s").format(
                             sql.Identifier(ds.raw_table)), (last[0],)).fetchone()[0]
+                        years = _data_years(conn, ds.raw_table, last[0])
                 state = freshness.get((src.name, ds.name), "never loaded")
                 late = state != "ok"
                 run = last_runs.get(f"{src.name}_ingest")
@@ -49,6 +50,8 @@ def collect(settings) -> dict:
                     "last_snapshot": last[0] if last else None,
                     "last_load": last_load, "last_success": last[1] if last else None,
                     "rows": rows, "expected_refresh_days": src.expected_refresh_days,
+                    # the period the data cover, which a fresh fetch of an old release does not change
+                    "data_first_year": years[0], "data_last_year": years[1],
                     "last_run": run[0] if run else None, "last_run_at": run[1] if run else None,
                     "freshness": {"ok": "OK", "late": "LATE"}.get(state, state),
                     "open_validation_failures": open_failures,
@@ -66,16 +69,28 @@ def collect(settings) -> dict:
     return out
 
 
+def _data_years(conn, raw_table: str, snapshot_id: str) -> tuple[int | None, int | None]:
+    """First and last year of a snapshot's rows, where the raw table has a year (registers and lists have none)."""
+    has_year = conn.execute("select 1 from information_schema.columns where table_schema = 'raw' "
+                            "and table_name = %s and column_name = 'year'", (raw_table,)).fetchone()
+    if not has_year:
+        return None, None
+    return conn.execute(sql.SQL("select min(year), max(year) from raw.{} where snapshot_id = %s").format(
+        sql.Identifier(raw_table)), (snapshot_id,)).fetchone()
+
+
 def render(report: dict) -> str:
-    head = (f"{'source/dataset':<26} {'last run':<24} {'last success':<17} {'rows':>9} {'freshness':<13} "
-            f"{'open failures':>13}")
+    head = (f"{'source/dataset':<26} {'last run':<24} {'last success':<17} {'rows':>9} {'data years':<11} "
+            f"{'freshness':<13} {'open failures':>13}")
     lines = [head, "-" * len(head)]
     for e in report["sources"]:
         when = e["last_success"].strftime("%Y-%m-%d %H:%M") if e["last_success"] else "-"
         run = f"{e['last_run']} {e['last_run_at']:%m-%d %H:%M}" if e.get("last_run") and e.get("last_run_at") else "-"
         rows = f"{e['rows']:,}" if e["rows"] is not None else "-"
-        lines.append(f"{e['source'] + '/' + e['dataset']:<26} {run:<24} {when:<17} {rows:>9} {e['freshness']:<13} "
-                     f"{e['open_validation_failures']:>13}")
+        first, last = e.get("data_first_year"), e.get("data_last_year")
+        years = f"{first}–{last}" if first is not None else "-"
+        lines.append(f"{e['source'] + '/' + e['dataset']:<26} {run:<24} {when:<17} {rows:>9} {years:<11} "
+                     f"{e['freshness']:<13} {e['open_validation_failures']:>13}")
     if report.get("submissions"):
         lines += ["", f"{'member submissions':<26} {'files':>6} {'last received':<17} {'rows loaded':>11} "
                       f"{'rows set aside':>14} {'files refused':>13}"]
@@ -83,5 +98,7 @@ def render(report: dict) -> str:
             lines.append(f"{e['template']:<26} {e['files']:>6} {e['last_received']:%Y-%m-%d %H:%M} "
                          f"{e['rows_loaded']:>11} {e['rows_rejected']:>14} {e['files_refused']:>13}")
     lines.append("")
+    lines.append("freshness: when a source was last fetched against its expected refresh; data years: the period its "
+                 "data cover (a release fetched today may end years ago)")
     lines.append("healthy" if report["healthy"] else "attention needed: a source is late or has failed validations")
     return "\n".join(lines)

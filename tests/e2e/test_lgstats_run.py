@@ -198,8 +198,14 @@ def test_ops_tables_describe_the_run_and_status_shows_every_source(replay_run):
     assert {e["template"] for e in report["submissions"]} == {"lga_profile", "cooperation_partnership",
                                                              "council_composition", "local_indicator",
                                                              "covid_recovery_measure"}
+    # issue 25, defect 11: "OK" for data of the UN's 2020 release said nothing of the period; now it is shown
+    by = {(e["source"], e["dataset"]): e for e in report["sources"]}
+    un = by[("un_sdg", "series_data")]
+    assert un["data_first_year"] <= un["data_last_year"] <= 2020
+    assert by[("registers", "ph_psgc")]["data_first_year"] is None  # a register has no period of data
     table = lgstats("status", env=env).stdout
     assert "un_sdg/series_data" in table and "council_composition" in table and "healthy" in table
+    assert f"{un['data_first_year']}–{un['data_last_year']}" in table and "data years" in table
 
 
 def test_lgstats_submit_processes_a_file_and_prints_its_report(replay_run, tmp_path):
