@@ -77,7 +77,7 @@ subnational as (  -- states and LGAs of the national sources that no register co
         country_iso3,
         null::text as m49_code,
         false as is_m49,
-        area_code as official_code,
+        official_code,  -- as its publisher writes it (ABS LGA 17200, not the lgstats area_code AU-LGA2025-17200)
         code_system,
         null::text as register_vintage,
         null::text as register_area_code,
