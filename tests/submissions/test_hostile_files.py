@@ -102,7 +102,9 @@ CORPUS = [
      .encode(), "accepted", "1 of 1 rows"),
     ("very_long_value.csv", (HEADER + "PH-LG-001," + "x" * 5000 + ",2019,12,3\n").encode(), "rejected",
      "characters long"),
-    ("unbalanced_quote.csv", (HEADER + 'PH-LG-001,"x,2019,12,3\n').encode(), "rejected", "missing"),
+    # issue 25: named where the quote opens, no longer reported as three missing fields
+    ("unbalanced_quote.csv", (HEADER + 'PH-LG-001,"x,2019,12,3\n').encode(), "refused",
+     "The quote opened on line 2 is never closed"),
     ("too_many_cells.csv", (HEADER + "PH-LG-001,x,2019,12,3,9,9\n").encode(), "rejected", "cells for 5 columns"),
     ("xlsx_good.xlsx", xlsx([HEADER.strip().split(","), ROW]), "accepted", "1 of 1 rows"),
 ]

@@ -58,3 +58,41 @@ def test_a_count_in_full_width_digits_is_refused(warehouse_url, tmp_path):
     assert result.rows_loaded == 0
     (problem,) = problems(warehouse_url, "council_composition")
     assert problem["column"] == "seats_total" and problem["problem"] == "not a whole number"
+
+
+COUNCIL = "area_code,local_government_name,election_year,seats_total,seats_women\n"
+
+
+def test_the_report_lists_every_problem_of_a_row_as_the_member_wrote_it(warehouse_url, tmp_path):
+    """Issue 25, defect 13: only a row's first problem was listed (seats_total=-1 went unreported beside a bad
+    year), integers printed as 12.0 and empty cells as nan."""
+    path = tmp_path / "council.csv"
+    path.write_text(COUNCIL + "PH-LG-001,Synthetic City PH-01,twenty,-1,3\n"
+                              "PH-LG-001,Synthetic City PH-01,2019,,12\n", encoding="utf-8")
+    result = process.submit(path, "PH-LG-001", "council_composition")
+    assert result.rows_loaded == 0
+    found = {(p["row_number"], p["column"]): p for p in problems(warehouse_url, "council_composition")}
+    assert found[(2, "election_year")]["value"] == "twenty"
+    assert found[(2, "seats_total")]["value"] == "-1"  # reported beside the bad year, and not as -1.0
+    assert found[(3, "seats_total")]["problem"] == "missing" and found[(3, "seats_total")]["value"] is None
+    report = open(result.report_csv, encoding="utf-8").read()
+    assert "nan" not in report and "-1.0" not in report and "12.0" not in report
+
+
+def test_an_unclosed_quote_is_named_where_it_opens(warehouse_url, tmp_path):
+    path = tmp_path / "council.csv"
+    path.write_text(COUNCIL + 'PH-LG-001,"Synthetic City PH-01,2019,12,3\nPH-LG-001,Other,2020,10,2\n',
+                    encoding="utf-8")
+    result = process.submit(path, "PH-LG-001", "council_composition")
+    assert result.status == "refused" and result.rows_loaded == 0
+    assert "The quote opened on line 2 is never closed" in result.message
+    assert "missing" not in result.message
+
+
+def test_a_local_government_code_is_never_suggested_from_an_association(warehouse_url, tmp_path):
+    """Issue 25, defect 13: an unknown local government named like an association was told to use LGA-PH-01."""
+    path = tmp_path / "council.csv"
+    path.write_text(COUNCIL + "PH-LG-999,Synthetic League of Cities PH,2019,12,3\n", encoding="utf-8")
+    process.submit(path, "PH-LG-001", "council_composition")
+    fixes = " ".join(p["fix"] for p in problems(warehouse_url, "council_composition"))
+    assert "LGA-PH-01" not in fixes

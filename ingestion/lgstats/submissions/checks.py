@@ -256,7 +256,9 @@ def closest_by_name(name: str | None, registers: dict[str, dict], members: dict[
         return []
     wanted = _name_key(name.lstrip("'"))
     candidates = [(code, v["name"]) for code, v in registers.items()]
-    candidates += [(code, v["member_name"]) for code, v in members.items()]
+    # an area column wants a local government: an association is never offered as one (issue 25)
+    candidates += [(code, v["member_name"]) for code, v in members.items()
+                   if v.get("member_kind", "local_government") == "local_government"]
     scored = []
     for code, label in candidates:
         key = _name_key(label)
@@ -264,6 +266,20 @@ def closest_by_name(name: str | None, registers: dict[str, dict], members: dict[
         if score >= 0.75:
             scored.append((-score, code, label))
     return [f"{code} ({label})" for _, code, label in sorted(scored)[:n]]
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def _as_written(value):
+    """A value as the member wrote it: 12, not the 12.0 of a numeric column; nothing, not 'nan'."""
+    if isinstance(value, float):
+        if value != value:  # NaN: an empty cell
+            return None
+        if value.is_integer():
+            return int(value)
+    return value
 
 
 def run_contract(template: Template, rows: list[dict], limits: Limits,
@@ -312,8 +328,9 @@ def run_contract(template: Template, rows: list[dict], limits: Limits,
                 row = rows_by_number[rn]
                 value = " / ".join(str(row.get(c) or "(empty)") for c in column.split(", "))
             if exp["type"] == "expect_column_pair_values_a_to_be_greater_than_b":
-                value = f"{kw['column_B']}={item.get(kw['column_B'])}, {kw['column_A']}={item.get(kw['column_A'])}"
-            value = value.item() if hasattr(value, "item") else value
+                value = ", ".join(f"{c}={'' if (v := _as_written(_plain(item.get(c)))) is None else v}"
+                                  for c in (kw["column_B"], kw["column_A"]))
+            value = _as_written(_plain(value))
             advice = fix.split(": ", 1)[0] if exp["type"].startswith("expect_column_pair") else fix
             if exp["type"] == "expect_column_values_to_be_in_set" and not exp.get("meta") and template.column(
                     kw["column"]).type in ("member", "area"):
@@ -330,12 +347,15 @@ def check(template: Template, sheet: Sheet, limits: Limits, name: str,
           registers: dict[str, dict] | None = None, member: str | None = None) -> Checked:
     check_header(template, sheet, name)
     rows, type_problems, neutralised = type_rows(template, sheet, limits)
-    clean = [r for r in rows if r["row_number"] not in type_problems]
-    contract_problems = run_contract(template, clean, limits, registers, member)
+    # every row's every problem (issue 25: seats_total=-1 went unreported beside a bad year): the contract
+    # runs on all rows, and what it says of a cell that could not even be typed is already said
+    contract_problems = run_contract(template, rows, limits, registers, member)
     valid, rejected = [], {}
     for row in rows:
         rn = row["row_number"]
-        found = type_problems.get(rn, []) + contract_problems.get(rn, [])
+        untyped = {c for p in type_problems.get(rn, []) for c in (p.column or "").split(", ") if c}
+        found = type_problems.get(rn, []) + [
+            p for p in contract_problems.get(rn, []) if not untyped & set((p.column or "").split(", "))]
         if found:
             rejected[rn] = (row, found)
         else:

@@ -112,9 +112,18 @@ def _read_csv(text: str, name: str, limits: Limits) -> Sheet:
     except csv.Error:
         dialect = csv.excel
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), dialect))
+        records = list(csv.reader(io.StringIO(text, newline=""), dialect, strict=True))
     except csv.Error as exc:
-        raise RefusedFile(f"{name} is not valid CSV ({exc}): check for unbalanced quotes") from exc
+        # a quote that is never closed swallows the rest of the file into one value: name where it opens,
+        # instead of reporting that row's later columns as missing (issue 25)
+        reader, starts, last = csv.reader(io.StringIO(text, newline=""), dialect), [], 0
+        for _ in reader:
+            starts.append(last + 1)
+            last = reader.line_num
+        where = f" The quote opened on line {starts[-1]} is never closed." if starts and "end of data" in str(
+            exc) else ""
+        raise RefusedFile(f"{name} is not valid CSV ({exc}).{where} Fix: close the quote (a value holding the "
+                          "separator or a line break is written \"like, this\"), or remove the stray quote") from exc
     records = [r for r in records if any(c.strip() for c in r)]
     if not records:
         raise RefusedFile(f"{name} has no header row: use the template's first row as the header")
