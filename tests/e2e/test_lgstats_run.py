@@ -109,6 +109,20 @@ def test_mart_rows_trace_back_to_a_sidecar_with_url_time_licence_md5(replay_run)
     assert mislabelled == 0, "a row says 'synthetic' in source_name exactly when its snapshot is synthetic"
 
 
+def test_replayed_real_data_keeps_its_real_retrieval_time(replay_run):
+    """Issue 25, defect 11: PSA's retrieved_at was the load time, which made 2015-2021 figures look fetched today.
+    Replayed real data keep when they were retrieved (PSA: the commit that added the export, at the latest)."""
+    _, url, _ = replay_run
+    with psycopg.connect(url) as conn:
+        psa = conn.execute("select retrieved_at at time zone 'UTC', loaded_at from marts.dim_snapshot "
+                           "where snapshot_id like 'psa/poverty_incidence/%'").fetchone()
+        stamped_at_load = conn.execute(
+            "select snapshot_id from marts.dim_snapshot where not synthetic and snapshot_id not like 'submissions/%' "
+            "and retrieved_at > loaded_at - interval '1 day'").fetchall()
+    assert str(psa[0]) == "2024-01-18 20:13:51"
+    assert stamped_at_load == []  # no real replayed snapshot claims to have been retrieved at its load
+
+
 def test_the_default_run_publishes_real_numbers(replay_run):
     """Issue 13's acceptance, on the clean replay run (SQL as the admin URL)."""
     _, url, proc = replay_run

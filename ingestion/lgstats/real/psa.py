@@ -23,6 +23,7 @@ from lgstats.snapshots import write_recorded
 EXPORT = REAL_DIR / "psa" / "1E3DF020.csv"
 ORIGIN = {"repository": "joledan/ph-poverty", "path": "dataraw/1E3DF020.csv",
           "commit": "ddbc6cd4cd8ba3f2618dfeedfee8a68fc0020641",
+          "commit_date": "2024-01-18T15:13:51-05:00",  # the commit that added the export (git log of the repository)
           "publisher": "Philippine Statistics Authority (OpenSTAT, former subject 1E)"}
 AREA, PARAMETER, YEAR = "Geolocation", "Threshold/Incidence/Parameters", "Year"
 _HEADER = re.compile(r"^(?P<parameter>.+?) (?P<year>\d{4}[a-z]?)$")
@@ -92,7 +93,9 @@ def write(out: Path = REPLAY_DIR) -> Path:
              "response": {"format": "json-stat2"}}
     answer = dataset(meta, wanted, cells, title)
     url = f"{src.base_url}/{sp['table']}"
-    retrieved = None  # the export does not record when it was made: the replay's copy time stands in, said so
+    # the export does not record when it was made; it was made no later than the commit that added it, so that
+    # time stands for its retrieval (issue 25: the load time stood in before, which made 2015-2021 data look new)
+    retrieved = "2024-01-18T20:13:51+00:00"
     files = [("metadata.json", json.dumps(meta, ensure_ascii=False).encode(), url,
               {"kind": "metadata", "retrieved_at": retrieved}),
              ("data.json", json.dumps(answer, ensure_ascii=False).encode(), url,
@@ -110,5 +113,5 @@ def write(out: Path = REPLAY_DIR) -> Path:
               "values rounded to whole numbers (the published table has one decimal). The registry now points at "
               "its successor, 1F/FY/0041F3DF02A.px (evidence: shared/reference/fidelity-2026-11.md §2); these "
               "files were rebuilt from the export, not recorded from that table. Positional value codes as PXWeb "
-              "assigns them. When the export was made is not recorded, so retrieved_at is the time the replay "
-              "copied it."))
+              "assigns them. When the export was made is not recorded: retrieved_at is the time of the commit that "
+              "added it to joledan/ph-poverty (2024-01-18 15:13:51 -0500), so the export is no later than that."))
