@@ -337,3 +337,16 @@ def test_every_mart_carries_its_provenance(built, mart):
     assert unknown == 0
     if mart in PROVENANCE_EVERY_ROW:
         assert missing == 0
+
+
+def test_dim_area_says_the_registers_type_of_each_local_government(built):
+    """Issue 25, defect 12: there was no column for the type of local government."""
+    with psycopg.connect(built) as conn:
+        types = dict(conn.execute(
+            "select country_iso3, array_agg(distinct local_government_type order by local_government_type) "
+            "from marts.dim_area where is_local_government and code_system like 'registers/%' "
+            "group by 1").fetchall())
+        untyped = conn.execute("select count(*) from marts.dim_area where is_local_government "
+                               "and code_system like 'registers/%' and local_government_type is null").fetchone()[0]
+    assert set(types) >= {"PHL", "IDN", "JPN"} and untyped == 0
+    assert all(len(v) >= 1 for v in types.values())

@@ -18,7 +18,8 @@ with reference as (
         null::text as snapshot_id,
         false as is_local_government,
         area_name as area_name_latin,
-        null::text as romanisation
+        null::text as romanisation,
+        null::text as local_government_type
     from {{ ref('ref_m49_areas') }}
 ),
 
@@ -42,7 +43,9 @@ registers as (  -- wards of Japanese designated cities and gu inside Korean citi
         case
             when area_name_en is not null and area_name_en <> area_name then 'English name in the register'
             when area_name_romanised is not null then romanisation
-        end as romanisation
+        end as romanisation,
+        -- the register's own word for the kind of local government (City, Municipality, Kota, Municipal Corporation…)
+        case when is_local_government then area_type end as local_government_type
     from {{ ref('stg_registers__areas') }}
     where area_level <> 'ward'
 ),
@@ -63,7 +66,8 @@ members as (
         null::text as snapshot_id,
         true as is_local_government,
         member_name as area_name_latin,
-        null::text as romanisation
+        null::text as romanisation,
+        null::text as local_government_type
     from {{ ref('ref_members') }}
     where member_kind = 'local_government'
 ),
@@ -84,7 +88,8 @@ subnational as (  -- states and LGAs of the national sources that no register co
         null::text as snapshot_id,
         area_level = 'local_government' as is_local_government,
         area_name as area_name_latin,
-        null::text as romanisation
+        null::text as romanisation,
+        null::text as local_government_type
     from {{ ref('ref_subnational_areas') }}
 ),
 
@@ -124,6 +129,7 @@ select
     false as is_local_government,
     o.area_name as area_name_latin,
     null::text as romanisation,
+    null::text as local_government_type,
     false as is_member
 from observed as o
 where not exists (select 1 from known as k where k.area_code = o.area_code)

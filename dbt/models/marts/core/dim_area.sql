@@ -16,5 +16,6 @@ select
     is_local_government,
     area_name_latin::text as area_name_latin,
     romanisation::text as romanisation,
+    local_government_type::text as local_government_type,
     snapshot_id::text as snapshot_id
 from {{ ref('int_areas_harmonised') }}
