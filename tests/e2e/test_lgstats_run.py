@@ -53,6 +53,30 @@ def test_replay_run_succeeds_with_a_summary(replay_run):
     assert all(n > 0 for n in counts(url).values()), counts(url)
 
 
+def test_a_reader_holding_a_mart_with_its_timeouts_lifted_cannot_stop_a_run(replay_run):
+    """Review N3: lgstats_bi lifts its own timeouts and holds a table mart open in a transaction (the lock
+    dbt's swap waits for), and tries every pipeline lock; the run still finishes and says whom it ended. It runs
+    before the tests that leave the shared warehouse's raw rows changed on purpose (the gate test)."""
+    env, url, first = replay_run
+    assert first.returncode == 0
+    bi = role_url(url, "bi")
+    with psycopg.connect(bi, autocommit=True) as conn:
+        for key in ("hashtext('lgstats.provision')", f"{warehouse.RUN_LOCK_KEY}::bigint", "hashtext('raw.x')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"select pg_advisory_lock({key})")
+    reader = psycopg.connect(bi)
+    reader.execute("set statement_timeout = 0")
+    reader.execute("set idle_in_transaction_session_timeout = 0")
+    reader.execute("select count(*) from marts.decentralisation_country_profile").fetchone()
+    proc = lgstats("run", "--mode", "replay", "--source", "world_bank", env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "warehouse guard: ended the lgstats_bi session" in proc.stdout
+    assert "held a lock the pipeline waited for" in proc.stdout
+    with pytest.raises(psycopg.OperationalError):
+        reader.execute("select 1")
+    reader.close()
+
+
 def test_the_national_sources_reach_the_marts(replay_run):
     """ABS, Stats NZ, OECD SNG-WOFI and PSA: loaded, subnational areas under their country, SNG-WOFI in the
     decentralisation profile with the value of the replay file."""
@@ -143,7 +167,7 @@ def test_the_default_run_publishes_real_numbers(replay_run):
         assert q("""select count(*) from marts.women_in_local_government w
                     join marts.fct_observation f on f.area_code = w.area_code and f.year = w.year
                       and f.series_code = 'SG_GEN_LOCGELS'
-                    join marts.dim_snapshot s using (snapshot_id)
+                    join marts.dim_snapshot s on s.snapshot_id = f.snapshot_id
                     where w.area_level = 'country' and s.synthetic""")[0][0] == 0
         assert q("select count(*) from marts.women_in_local_government where area_level = 'country' "
                  "and source_name like '%synthetic%'")[0][0] == 0
@@ -438,25 +462,3 @@ def test_psa_alone_on_a_fresh_warehouse_brings_the_registers_its_provinces_need(
     assert set(sources) == {"psa"} and sources["psa"] > 0
     assert unmatched == 0
 
-
-def test_a_reader_holding_a_mart_with_its_timeouts_lifted_cannot_stop_a_run(replay_run):
-    """Review N3: lgstats_bi lifts its own timeouts and holds a table mart open in a transaction (the lock
-    dbt's swap waits for), and tries every pipeline lock; the run still finishes and says whom it ended."""
-    env, url, first = replay_run
-    assert first.returncode == 0
-    bi = role_url(url, "bi")
-    with psycopg.connect(bi, autocommit=True) as conn:
-        for key in ("hashtext('lgstats.provision')", f"{warehouse.RUN_LOCK_KEY}::bigint", "hashtext('raw.x')"):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(f"select pg_advisory_lock({key})")
-    reader = psycopg.connect(bi)
-    reader.execute("set statement_timeout = 0")
-    reader.execute("set idle_in_transaction_session_timeout = 0")
-    reader.execute("select count(*) from marts.decentralisation_country_profile").fetchone()
-    proc = lgstats("run", "--mode", "replay", "--source", "world_bank", env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "warehouse guard: ended the lgstats_bi session" in proc.stdout
-    assert "held a lock the pipeline waited for" in proc.stdout
-    with pytest.raises(psycopg.OperationalError):
-        reader.execute("select 1")
-    reader.close()
