@@ -171,8 +171,10 @@ def test_the_default_run_publishes_real_numbers(replay_run):
                     where w.area_level = 'country' and s.synthetic""")[0][0] == 0
         assert q("select count(*) from marts.women_in_local_government where area_level = 'country' "
                  "and source_name like '%synthetic%'")[0][0] == 0
+        # the register (vintage 2026) says nothing of 2018 (issue 25, defect 10); the counts side by side are in
+        # int_local_governments_counted, checked below
         assert q("select local_governments_count, register_local_governments_count from "
-                 "marts.decentralisation_country_profile where country_iso3 = 'JPN' and year = 2018") == [(1788, 1788)]
+                 "marts.decentralisation_country_profile where country_iso3 = 'JPN' and year = 2018") == [(1788, None)]
         levels = dict(((c, lv), n) for c, lv, n in q(
             "select country_iso3, area_level, count(*) from marts.dim_area where code_system like 'registers/%' "
             "and parent_area_code is not null group by 1, 2"))
@@ -221,8 +223,12 @@ def test_ops_tables_describe_the_run_and_status_shows_every_source(replay_run):
     env, url, _ = replay_run
     with psycopg.connect(url) as conn:
         runs = dict(conn.execute("select dag_id, state from ops.runs").fetchall())
-        loads = conn.execute("select count(*), bool_and(rows > 0) from ops.loads where status = 'loaded'").fetchone()
-        validations = conn.execute("select count(*), bool_and(success) from ops.validations").fetchone()
+        # per dataset (the reader test before this one runs world_bank again on this warehouse)
+        dataset = "regexp_replace(snapshot_id, '/dt=.*$', '')"
+        loads = conn.execute(f"select count(distinct {dataset}), bool_and(rows > 0) from ops.loads "
+                             "where status = 'loaded'").fetchone()
+        validations = conn.execute(f"select count(distinct {dataset}), bool_and(success) "
+                                   "from ops.validations").fetchone()
     expected = {f"{name}_ingest" for name in registry.sources()} | {"submissions_ingest", "warehouse_build"}
     assert runs == {dag: "success" for dag in expected}
     datasets = sum(len(s.datasets) for s in registry.sources().values())
