@@ -269,23 +269,7 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
     assert loaded == 2 and published == 0
 
 
-BAD = """
-name: bad
-title: Test SDMX source whose area map does not fit it
-connector: sdmx
-owner: data-eng
-base_url: https://sdmx.example.org/rest
-licence: "test entry"
-expected_refresh_days: 100
-datasets:
-  - name: mislabelled
-    agency: TST
-    flow: DF_L
-    version: "1.0"
-    dimensions: [REGION, MEASURE]
-    area_dimension: REGION
-    area_map: map_psa__geolocation
-    measure_dimension: MEASURE
-    suite: sdmx__observations
-    raw_table: bad__mislabelled
-"""
+# the `lga` entry under another name, its area map swapped for a PXWeb label map and its series dropped
+BAD = (ENTRIES["lga"].replace("name: lga", "name: bad", 1).replace("by_lga", "mislabelled")
+       .replace("map_abs__lga2025", "map_psa__geolocation").replace("lga__", "bad__")
+       .split("    series:")[0] + "    suite: sdmx__observations\n    raw_table: bad__mislabelled\n")
