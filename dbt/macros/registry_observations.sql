@@ -31,7 +31,8 @@ select
     end{% else %}{{ published_unit }}{% endif %} as unit,
     {% if d['connector'] == 'tabular' %}r.series_name{% else %}null::text{% endif %} as series_name,
     r.snapshot_id,
-    {{ sql_text(d['source'] ~ '/' ~ d['dataset']) }} as source_dataset
+    {{ sql_text(d['source'] ~ '/' ~ d['dataset']) }} as source_dataset,
+    coalesce(r.measure, {{ sql_text(only_measure) }}) as source_series_code
 from {{ rel }} as r
 {% if d['area_map'] %}
 left join {{ api.Relation.create(database=target.database, schema='staging', identifier=d['area_map']) }} as m

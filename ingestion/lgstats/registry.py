@@ -14,10 +14,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lgstats.settings import PROJECT_DIR
+from lgstats.settings import PROJECT_DIR, SEEDS_DIR
 
 REGISTRY_DIR = PROJECT_DIR / "ingestion" / "sources"
-SEEDS_DIR = PROJECT_DIR / "dbt" / "seeds"
 
 
 class RegistryError(ValueError):
@@ -39,8 +38,10 @@ class Series(BaseModel):
     code: str
     name: str
     indicators: list[str] = Field(default_factory=list)
-    unit: str | None = None
+    unit: str | None = None            # the source's own code or a code of the unit list (lgstats/units.py)
     city_level: bool = False
+    definition: str | None = None      # the source's own definition, where its data do not carry one
+    method: str | None = None          # the source's method note, where it has one
 
     @property
     def goals(self) -> list[str]:
@@ -150,7 +151,21 @@ def _load(path: Path) -> Source:
         raise RegistryError(f"{path}: {_problem(exc)}. Check the spelling against docs/sources.md") from None
     for ds in src.datasets:
         check_dataset_keys(path, src, ds)
+        check_units(path, src, ds)
     return src
+
+
+def check_units(path: Path, src: Source, ds: Dataset) -> None:
+    """A unit the entry declares (per series, or the dataset's ``unit``) must be one the unit list maps for
+    this source: an unknown one would reach the marts unmapped."""
+    from lgstats import units
+
+    declared = [(f"series {s.code!r}", s.unit) for s in ds.series if s.unit]
+    if (ds.model_extra or {}).get("unit"):
+        declared.append(("the dataset", ds.model_extra["unit"]))
+    for where, unit in declared:
+        if units.unit_code(src.name, unit) is None:
+            raise RegistryError(f"{path}: dataset {ds.name!r}, {where}: unknown unit {unit!r}; {units.fix(src.name)}")
 
 
 def registry_dir() -> Path:

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, Field
 
 PROJECT_DIR = Path(os.environ.get("LGSTATS_PROJECT_DIR", Path(__file__).resolve().parents[2]))
+SEEDS_DIR = PROJECT_DIR / "dbt" / "seeds"  # reference data kept as files: dbt seeds them, the ingestion reads them
 WAREHOUSE_DB = "lgstats"
 
 

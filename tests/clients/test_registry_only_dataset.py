@@ -37,9 +37,9 @@ datasets:
 """
 BODY = textwrap.dedent("""\
     DATAFLOW,FREQ,GEO_PICT,INDICATOR,SEX,AGE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE,UNIT_MULT,OBS_STATUS
-    SPC:DF_POP_SUM(3.0),A,FJ,MIDYEARPOPEST,_T,_T,2023,1,N,3,
-    SPC:DF_POP_SUM(3.0),A,FJ,MIDYEARPOPEST,_T,_T,2024,2,N,3,
-    SPC:DF_POP_SUM(3.0),A,TO,MIDYEARPOPEST,_T,_T,2024,,N,3,M
+    SPC:DF_POP_SUM(3.0),A,FJ,MIDYEARPOPEST,_T,_T,2023,1,PERSONS,3,
+    SPC:DF_POP_SUM(3.0),A,FJ,MIDYEARPOPEST,_T,_T,2024,2,PERSONS,3,
+    SPC:DF_POP_SUM(3.0),A,TO,MIDYEARPOPEST,_T,_T,2024,,PERSONS,3,M
     """)  # invented values: this test checks plumbing, not statistics
 
 
@@ -65,6 +65,23 @@ def test_a_new_sdmx_dataset_needs_only_its_registry_entry(extended_registry, war
         rows = conn.execute("select area_source_code, year, value from raw.pdh__population order by 1, 2").fetchall()
     assert [(a, y, None if v is None else int(v)) for a, y, v in rows] == [("FJ", 2023, 1000), ("FJ", 2024, 2000),
                                                                              ("TO", 2024, None)]
+
+
+def test_a_unit_code_the_unit_list_does_not_map_is_refused_at_validation_by_name(extended_registry, warehouse_url,
+                                                                                 httpserver):
+    """Issue 25: an unknown unit never reaches the marts unmapped; the report names the code and the file to map
+    it in, and nothing is loaded."""
+    httpserver.clear_all_handlers()
+    httpserver.expect_request(re.compile(r"/rest/data/SPC,DF_POP_SUM,3.0/.*")).respond_with_data(
+        BODY.replace("PERSONS", "N"), content_type="application/vnd.sdmx.data+csv")
+    path = pipeline.fetch("pdh", "population", "2026-11-29", "live")
+    from lgstats.validation import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as failed:
+        pipeline.validate(path)
+    message = str(failed.value)
+    assert "column 'unit_measure'" in message and "value 'N'" in message
+    assert "dbt/seeds/map_source_units.csv" in message
 
 
 def test_the_new_source_gets_its_ingest_dag(extended_registry):

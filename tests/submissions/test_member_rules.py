@@ -96,3 +96,17 @@ def test_a_local_government_code_is_never_suggested_from_an_association(warehous
     process.submit(path, "PH-LG-001", "council_composition")
     fixes = " ".join(p["fix"] for p in problems(warehouse_url, "council_composition"))
     assert "LGA-PH-01" not in fixes
+
+
+def test_a_unit_outside_the_unit_list_is_set_aside_naming_the_list(warehouse_url, tmp_path):
+    """Issue 25: every observation's unit is a code of the one unit list; a member's own spelling of a unit
+    ('hectares', '%') is set aside with the list to choose from, never loaded as a new unit."""
+    path = tmp_path / "indicator.csv"
+    path.write_text(INDICATORS + "PH-LG-001,LOCAL_PARKS_HA,Parks,2024,12,hectares,test\n"
+                    + "PH-LG-001,LOCAL_PARKS_HA,Parks,2023,11,HECTARE,test\n"
+                    + "PH-LG-001,LOCAL_SHARE,Share,2024,40,%,test\n", encoding="utf-8")
+    result = process.submit(path, "PH-LG-001", "local_indicator")
+    assert (result.rows_loaded, result.rows_rejected) == (1, 2), result.message
+    found = problems(warehouse_url, "local_indicator")
+    assert {p["value"] for p in found} == {"hectares", "%"}
+    assert all(p["column"] == "unit" and "ref_units.csv" in p["fix"] and "HECTARE" in p["fix"] for p in found)

@@ -15,7 +15,7 @@ select
     null::text as area_source_code, null::integer as year,
     null::text as period, null::text as disaggregation, null::numeric as value, null::text as value_text,
     null::text as value_qualifier, null::text as unit, null::text as series_name, null::text as snapshot_id,
-    null::text as source_dataset
+    null::text as source_dataset, null::text as source_series_code
 where false
 {% else %}
 {% for d in datasets %}

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from lgstats import units
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
 from lgstats.registry import ConnectorKeys, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
@@ -213,7 +214,8 @@ def expected_rows(snapshot: Snapshot) -> int:
 
 
 def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> dict[str, Any]:
-    return {"expected_rows": expected_rows(snapshot), "year_min": dataset.thresholds.get("year_min", 1900),
+    return {"expected_rows": expected_rows(snapshot), "known_units": units.known(source.name),
+            "year_min": dataset.thresholds.get("year_min", 1900),
             "year_max": dataset.thresholds.get("year_max", 2100)}
 
 

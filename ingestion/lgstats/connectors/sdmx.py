@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from lgstats import units
 from lgstats.connectors.cells import decimal_cell
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
 from lgstats.registry import ConnectorKeys, Dataset, Source
@@ -230,6 +231,7 @@ def expected_rows(snapshot: Snapshot) -> int:
 def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> dict[str, Any]:
     sp = spec(dataset)
     return {"expected_rows": expected_rows(snapshot), "dataflow": [dataflow_id(sp)],
+            "known_units": units.known(source.name),
             "year_min": dataset.thresholds.get("year_min", 1900), "year_max": dataset.thresholds.get("year_max", 2100)}
 
 

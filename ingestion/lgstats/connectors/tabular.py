@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from lgstats import units
 from lgstats.connectors.cells import decimal_cell
 from lgstats.http import Deadline, ResponseError, make_session, request_checked
 from lgstats.registry import SEEDS_DIR, ConnectorKeys, Dataset, Source
@@ -253,7 +254,8 @@ def parse(snapshot: Snapshot, dataset: Dataset) -> Iterator[dict]:
 
 
 def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> dict[str, Any]:
-    return {"year_min": dataset.thresholds.get("year_min", 1900), "year_max": dataset.thresholds.get("year_max", 2100)}
+    return {"known_units": units.known(source.name), "year_min": dataset.thresholds.get("year_min", 1900),
+            "year_max": dataset.thresholds.get("year_max", 2100)}
 
 
 def validation_frame(rows, dataset: Dataset | None = None):

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from lgstats import units
 from lgstats.http import Deadline, FetchError, get_json, make_session
 from lgstats.registry import Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
@@ -408,6 +409,7 @@ def suite_parameters(source: Source, dataset: Dataset, snapshot: Snapshot) -> di
                 "min_rows": dataset.thresholds.get("min_rows", 1)}
     return {
         "registry_series": [s.code for s in dataset.series],
+        "known_units": units.known(source.name),
         "expected_rows": expected_rows(snapshot),
         "year_min": dataset.thresholds.get("year_min", 1950),
         "year_max": dataset.thresholds.get("year_max", 2100),

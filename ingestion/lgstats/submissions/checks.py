@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+from lgstats import units
 from lgstats.submissions import contract
 from lgstats.submissions.contract import Limits, Template
 from lgstats.submissions.intake import RefusedFile, Sheet
@@ -173,6 +174,9 @@ def _expectations(template: Template, limits: Limits, registers: dict[str, dict]
             value_set, fix = col.values, f"use one of: {', '.join(col.values or [])}"
         elif col.type == "iso3":
             value_set, fix = sorted(contract.iso3_codes()), "use the ISO 3166-1 alpha-3 code, e.g. PHL"
+        elif col.type == "unit":
+            value_set = list(units.unit_codes())
+            fix = f"use a unit code of the unit list (dbt/seeds/ref_units.csv): {', '.join(value_set)}"
         elif col.type == "member":
             value_set = sorted({k for k, v in members.items() if v["member_kind"] == "local_government"}
                                | set(registers))

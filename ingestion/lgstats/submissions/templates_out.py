@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lgstats import units
 from lgstats.settings import PROJECT_DIR
 from lgstats.submissions import contract
 
@@ -15,6 +16,8 @@ def _meaning(col: contract.Column) -> str:
     text = col.description
     if col.values:
         text += f" Allowed: {', '.join(col.values)}."
+    if col.type == "unit":
+        text += f" Allowed: {', '.join(units.unit_codes())}."
     if col.min is not None:
         text += f" Minimum {col.min:g}."
     return text
