@@ -177,12 +177,18 @@ select
     o.snapshot_id as last_snapshot,
     (o.origin ->> 'fetch_finished_at')::timestamptz as last_fetched_at,
     o.loaded_at as last_loaded_at,
+    -- late: not fetched within the expected refresh (the pipeline's lapse); old release: fetched, but what the
+    -- source gave (or the replayed copy) was retrieved or published longer ago than that (the data's age)
     case
         when o.snapshot_id is null then 'never loaded'
         when (o.origin ->> 'fetch_finished_at')::timestamptz
              < now() - make_interval(days => d.expected_refresh_days) then 'late'
+        when o.retrieved_at < now() - make_interval(days => d.expected_refresh_days) then 'old release'
         else 'ok'
-    end as freshness
+    end as freshness,
+    coalesce(o.origin ->> 'release', 'as retrieved on ' || to_char(o.retrieved_at at time zone 'UTC', 'YYYY-MM-DD'))
+        as release,
+    o.retrieved_at as release_retrieved_at
 from ops.datasets as d
 left join ops.observation_snapshots as n on n.source_dataset = d.source || '/' || d.dataset  -- the newest
 left join raw.snapshot_origins as o on o.snapshot_id = n.snapshot_id;
@@ -275,7 +281,8 @@ def sync_registry(conn: psycopg.Connection) -> None:
                     (src.name, ds.name, src.title, src.owner, src.licence, f"raw.{ds.raw_table}",
                      src.expected_refresh_days, src.connector, ds.staging_model, extra.get("area"),
                      extra.get("area_scheme"), extra.get("time_variable"),
-                     json.dumps([s.model_dump(include={"code", "name", "unit"}) for s in ds.series]),
+                     json.dumps([s.model_dump(include={"code", "name", "unit", "definition", "method"})
+                                for s in ds.series]),
                      extra.get("area_map"), extra.get("shape"), extra.get("series_prefix")))
 
 

@@ -1,109 +1,119 @@
 {{ config(contract={'enforced': true}) }}
 
--- The SDG catalogue (Series/List) and every series seen in the observations, with the unit it is most
--- often reported in.
-with observed as (  -- counted once per snapshot in int_series_units_counted
-    select *, row_number() over (partition by series_code order by observations desc, unit) as rn
-    from {{ ref('int_series_units_counted') }}
-    where snapshot_id = {{ latest_snapshot_id('un_sdg', 'series_data') }}
+-- The indicator dictionary: every series of fct_observation (and of the SDG catalogue) with its definition,
+-- its unit from the one unit list, the source's own code, URL and licence, the method note where the source
+-- has one, the years held, and the snapshot its definition came from.
+with held as (  -- the snapshots fct_observation holds: the newest of each source dataset
+    select *
+    from (
+        select c.*, dense_rank() over (partition by source_dataset order by loaded_at desc, snapshot_id desc) as rk
+        from {{ ref('int_series_coverage_counted') }} as c
+    ) as x
+    where rk = 1
 ),
 
-catalogue as (
+observed as (  -- a series several sources hold (an SDG series a member also reports) is described by the
+               -- source that publishes it, not by a member's submission
+    select
+        series_code,
+        (array_agg(source_series_code order by is_submission, loaded_at desc, snapshot_id desc))[1] as source_series_code,
+        (array_agg(source order by is_submission, loaded_at desc, snapshot_id desc))[1] as source,
+        (array_agg(dataset order by is_submission, loaded_at desc, snapshot_id desc))[1] as dataset,
+        (array_agg(unit order by observations desc, unit))[1] as unit,
+        min(first_year) as first_year,
+        max(last_year) as last_year,
+        (array_agg(snapshot_id order by is_submission, loaded_at desc, snapshot_id desc))[1] as snapshot_id
+    from (
+        select
+            h.*,
+            split_part(h.source_dataset, '/', 1) as source,
+            split_part(h.source_dataset, '/', 2) as dataset,
+            h.source_dataset like 'submissions/%' as is_submission
+        from held as h
+    ) as x
+    group by series_code
+),
+
+catalogue as (  -- the SDG catalogue (Series/List): definitions and goals of UN series, observed or not
     select * from {{ ref('stg_un_sdg__series_list') }}
 ),
 
-world_bank as (
-    select distinct on (indicator_id) indicator_id as series_code, indicator_name, snapshot_id
-    from {{ ref('stg_world_bank__indicators') }}
-    order by indicator_id
+un_observed as (  -- UN series the catalogue lacks: the names and goals their rows carry
+    select distinct on (series_code) *
+    from {{ ref('int_series_units_counted') }}
+    where snapshot_id = {{ latest_snapshot_id('un_sdg', 'series_data') }}
+    order by series_code, observations desc
 ),
 
-national as (  -- national statistics offices and the OECD: one name per series code
-    select distinct on (series_code) series_code, series_name, unit, snapshot_id
+named as (  -- names the national and OECD rows carry, and members' names of their local indicators
+    select distinct on (series_code) series_code, series_name
     from (
-        select series_code, 'Estimated resident population (ABS, by LGA)' as series_name, unit, snapshot_id
-        from {{ ref('stg_abs__erp_lga') }}
+        select series_code, 'Estimated resident population (ABS, by LGA)' as series_name from {{ ref('stg_abs__erp_lga') }}
         union all
-        select series_code, 'Forestry by area, Stats NZ AGR_AGR_001 measure ' || measure, unit, snapshot_id
-        from {{ ref('stg_stats_nz__agr_forestry') }}
+        select series_code, 'SNG-WOFI: ' || series_name from {{ ref('stg_oecd__sng_wofi_finance') }}
         union all
-        select series_code, 'SNG-WOFI: ' || series_name, unit, snapshot_id
-        from {{ ref('stg_oecd__sng_wofi_finance') }}
+        select series_code, 'PSA: ' || series_name from {{ ref('stg_psa__poverty_incidence') }}
         union all
-        select series_code, 'PSA: ' || series_name, unit, snapshot_id
-        from {{ ref('stg_psa__poverty_incidence') }}
+        select series_code, series_name from {{ ref('int_registry_observations') }} where series_name is not null
+        union all
+        select indicator_code, indicator_name from {{ ref('stg_submissions__local_indicator') }}
     ) as x
     order by series_code, series_name
 ),
 
-registry as (  -- datasets of the registry route: the series name their entry declares, else the one their rows carry
-    select distinct on (r.series_code)
-        r.series_code,
-        coalesce(declared.series_name, r.series_name, r.series_code) as series_name,
-        coalesce(declared.unit, r.unit) as unit,
-        r.snapshot_id
-    from (
-        select series_code, series_name, unit, snapshot_id
-        from {{ ref('int_registry_observations') }}
-        group by series_code, series_name, unit, snapshot_id
-    ) as r
-    left join (
-        select
-            coalesce(d.series_prefix, d.source || '.') || (s.value ->> 'code') as series_code,
-            s.value ->> 'name' as series_name,
-            s.value ->> 'unit' as unit
-        from {{ source('ops', 'datasets') }} as d
-        cross join lateral jsonb_array_elements(coalesce(d.series, '[]'::jsonb)) as s (value)
-        where {{ registry_observation_datasets('d.') }}
-    ) as declared on declared.series_code = r.series_code
-    order by r.series_code, r.snapshot_id desc
-),
-
-local_indicators as (  -- member-submitted codes that are not SDG series
-    select distinct on (indicator_code)
-        indicator_code as series_code, indicator_name, unit, snapshot_id
-    from {{ ref('stg_submissions__local_indicator') }}
-    order by indicator_code, received_at desc
-),
-
-combined as (
+series as (
     select
-        coalesce(c.series_code, o.series_code) as series_code,
-        coalesce(c.series_description, o.series_description) as series_name,
-        coalesce(c.sdg_goal, o.sdg_goal) as sdg_goal,
-        coalesce(c.sdg_target, o.sdg_target) as sdg_target,
-        coalesce(c.sdg_indicator, o.sdg_indicator) as sdg_indicator,
-        coalesce(c.sdg_indicators, o.sdg_indicators) as sdg_indicators,
+        coalesce(o.series_code, c.series_code) as series_code,
+        coalesce(o.source_series_code, c.series_code) as source_series_code,
+        coalesce(o.source, 'un_sdg') as source,
+        coalesce(o.dataset, 'series_data') as dataset,
         o.unit,
-        coalesce(o.snapshot_id, c.snapshot_id) as snapshot_id
-    from catalogue as c
-    full outer join (select * from observed where rn = 1) as o using (series_code)
-    union all
-    select l.series_code, l.indicator_name, null, null, null, null, l.unit, l.snapshot_id
-    from local_indicators as l
-    where not exists (select 1 from catalogue as c where c.series_code = l.series_code)
-      and not exists (select 1 from observed as o where o.series_code = l.series_code)
-    union all
-    select w.series_code, w.indicator_name, null, null, null, null, null, w.snapshot_id
-    from world_bank as w
-    union all
-    select n.series_code, n.series_name, null, null, null, null, n.unit, n.snapshot_id
-    from national as n
-    union all
-    select g.series_code, g.series_name, null, null, null, null, g.unit, g.snapshot_id
-    from registry as g  -- a later vintage of an SDG series (OWID's SG_GEN_LOCGELS) keeps the SDG catalogue's row
-    where not exists (select 1 from catalogue as c where c.series_code = g.series_code)
-      and not exists (select 1 from observed as o where o.rn = 1 and o.series_code = g.series_code)
+        o.first_year,
+        o.last_year,
+        coalesce(o.snapshot_id, c.snapshot_id) as snapshot_id,
+        coalesce(c.series_description, u.series_description) as sdg_description,
+        coalesce(c.sdg_goal, u.sdg_goal) as sdg_goal,
+        coalesce(c.sdg_target, u.sdg_target) as sdg_target,
+        coalesce(c.sdg_indicator, u.sdg_indicator) as sdg_indicator,
+        coalesce(c.sdg_indicators, u.sdg_indicators) as sdg_indicators
+    from observed as o
+    full outer join catalogue as c using (series_code)
+    left join un_observed as u on u.series_code = coalesce(o.series_code, c.series_code)
+),
+
+origins as (
+    select snapshot_id, source_name, base_url, licence, licence_url, first_file_url as first_url
+    from {{ ref('stg_lgstats__snapshot_origins') }}
 )
 
 select
-    x.series_code::text as series_code,
-    x.series_name::text as series_name,
-    x.sdg_goal::text as sdg_goal,
-    x.sdg_target::text as sdg_target,
-    x.sdg_indicator::text as sdg_indicator,
-    (select string_agg(i, ', ') from jsonb_array_elements_text(x.sdg_indicators) as i)::text as sdg_indicators,
-    x.unit::text as unit,
-    s.source_name::text as source_name
-from combined as x
-inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
+    s.series_code::text as series_code,
+    coalesce(d.series_name, s.sdg_description, n.series_name, s.series_code)::text as series_name,
+    coalesce(d.definition, s.sdg_description, n.series_name, d.series_name)::text as definition,
+    s.sdg_goal::text as sdg_goal,
+    s.sdg_target::text as sdg_target,
+    s.sdg_indicator::text as sdg_indicator,
+    (select string_agg(i, ', ') from jsonb_array_elements_text(s.sdg_indicators) as i)::text as sdg_indicators,
+    coalesce(s.unit, declared_unit.unit_code)::text as unit,
+    units.unit_label::text as unit_label,
+    s.source_series_code::text as source_series_code,
+    (case s.source
+        when 'un_sdg' then rtrim(o.base_url, '/') || '/v1/sdg/Series/Data?seriesCode=' || s.source_series_code
+        when 'world_bank' then 'https://data.worldbank.org/indicator/' || s.source_series_code
+        else coalesce(o.first_url, o.base_url)
+     end)::text as source_url,
+    o.licence::text as licence,
+    o.licence_url::text as licence_url,
+    d.method_note::text as method_note,
+    s.first_year::integer as first_year,
+    s.last_year::integer as last_year,
+    o.source_name::text as source_name,
+    s.snapshot_id::text as snapshot_id
+from series as s
+inner join origins as o using (snapshot_id)
+left join {{ ref('int_series_declared') }} as d
+    on d.source = s.source and d.dataset = s.dataset and d.source_series_code = s.source_series_code
+left join {{ ref('int_units_mapped') }} as declared_unit
+    on declared_unit.source = s.source and declared_unit.source_unit = d.unit
+left join named as n on n.series_code = s.series_code
+left join {{ ref('ref_units') }} as units on units.unit_code = coalesce(s.unit, declared_unit.unit_code)

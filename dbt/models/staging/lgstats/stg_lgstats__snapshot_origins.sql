@@ -12,6 +12,7 @@ select
         || case when synthetic then ' (synthetic: not real statistics)' else '' end as source_name,
     producer,
     base_url,
+    origin -> 'files' -> 0 ->> 'url' as first_file_url,  -- the first file's own URL (the request made)
     origin ->> 'mode' as fetch_mode,
     licence,
     licence_url,
