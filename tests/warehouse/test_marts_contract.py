@@ -9,11 +9,11 @@ import psycopg
 import pytest
 
 from lgstats import gates, pipeline, registry
-from lgstats.settings import export_warehouse_env
+from lgstats.settings import PROJECT_DIR, export_warehouse_env
 from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions, role_url
 
-MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_in_local_government",
+MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "dim_unit", "fct_observation", "women_in_local_government",
          "decentralisation_country_profile", "local_resilience", "sdg_localisation", "lga_profile",
          "cooperation_partnership"]
 
@@ -35,11 +35,13 @@ def built(pg_admin_url, tmp_path_factory):
     for dataset in ("geoarea_list", "series_list", "series_data"):
         pipeline.load(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay"))
     pipeline.load(pipeline.fetch("world_bank", "indicators", "2026-11-28", "replay"))
-    # the real sources the analyst guide's questions read (registers, twin towns, IMF, OxCGRT, OWID)
+    # the real sources the analyst guide's questions read (registers, twin towns, IMF, OxCGRT, OWID), and the
+    # national sources whose units the unit list maps (PSA, Stats NZ, OECD, ABS)
     for source, dataset in [*(("registers", ds.name) for ds in registry.source("registers").datasets),
                             ("twinning", "twin_cities"), ("twinning", "twin_cities_geocoded"),
                             ("imf_fd", "fiscal_decentralisation"), ("oxcgrt", "stringency_index"),
-                            ("owid", "women_in_local_government")]:
+                            ("owid", "women_in_local_government"), ("psa", "poverty_incidence"),
+                            ("stats_nz", "agr_forestry"), ("oecd", "sng_wofi_finance"), ("abs", "erp_lga")]:
         pipeline.load(pipeline.fetch(source, dataset, "2026-11-28", "replay"))
     load_sample_submissions()
     proc = dbt("build")
@@ -306,37 +308,44 @@ def test_a_register_count_applies_from_its_vintage_year_never_before(built):
     assert idn_2000 in ([], [None])
 
 
-# dim_area's rows from the M49 list and the subnational seed, and lga_profile's rows of the reference table of
-# associations, come from files of the repository (seeds), not snapshots: they carry no snapshot id yet
+# marts whose rows are all sourced from snapshots; dim_area, dim_unit and lga_profile also hold rows defined by
+# files of the repository (seeds), which name that file in `seed_file` instead
 PROVENANCE_EVERY_ROW = ["fct_observation", "women_in_local_government", "sdg_localisation",
                         "decentralisation_country_profile", "local_resilience", "twinning_partner_matches",
-                        "cooperation_partnership"]
+                        "cooperation_partnership", "dim_indicator", "dim_snapshot"]
 
 
-@pytest.mark.parametrize("mart", [
-    *[m for m in MARTS if m != "dim_indicator"], "twinning_partner_matches",
-    pytest.param("dim_indicator", marks=pytest.mark.xfail(strict=True, reason="issue 25, still open: dim_indicator "
-                                                          "names no snapshot for its definitions yet"))])
+@pytest.mark.parametrize("mart", [*MARTS, "twinning_partner_matches"])
 def test_every_mart_carries_its_provenance(built, mart):
-    """Issue 25, defect 16: four marts carried no snapshot. Each mart has `snapshot_id` (one source per row) or
-    `snapshot_ids` (column → snapshot), every id names a snapshot dim_snapshot knows, and the marts whose every
-    row is sourced have it on every row."""
+    """Issue 25, defect 16: four marts carried no snapshot, and dimensions none at all. Each mart has
+    `snapshot_id` (one source per row) or `snapshot_ids` (column → snapshot), or `seed_file` for rows a file of
+    the repository defines; every id names a snapshot dim_snapshot knows, every seed file exists, and every row
+    has one or the other."""
     with psycopg.connect(built) as conn:
         columns = {c for (c,) in conn.execute(
             "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s",
             (mart,))}
-        column = "snapshot_id" if "snapshot_id" in columns else "snapshot_ids"
-        assert column in columns, sorted(columns)
-        unknown = conn.execute(
+        column = "snapshot_id" if "snapshot_id" in columns else "snapshot_ids" if "snapshot_ids" in columns else None
+        assert column or "seed_file" in columns, sorted(columns)
+        unknown = 0 if column is None else conn.execute(
             f"select count(*) from marts.{mart} where snapshot_id not in (select snapshot_id from marts.dim_snapshot)"
             if column == "snapshot_id" else
             f"select count(*) from marts.{mart} as m, jsonb_each_text(m.snapshot_ids) as e(k, id) "
             "where e.id not in (select snapshot_id from marts.dim_snapshot)").fetchone()[0]
-        missing = conn.execute(f"select count(*) from marts.{mart} where {column} is null"
-                               + (" or snapshot_ids = '{}'::jsonb" if column == "snapshot_ids" else "")).fetchone()[0]
+        sourced = ("false" if column is None else f"{column} is not null"
+                   + (" and snapshot_ids <> '{}'::jsonb" if column == "snapshot_ids" else ""))
+        seeded = "seed_file is not null" if "seed_file" in columns else "false"
+        missing = conn.execute(f"select count(*) from marts.{mart} where not ({sourced}) and not ({seeded})"
+                               ).fetchone()[0]
+        files = ({f for (f,) in conn.execute(
+            f"select distinct seed_file from marts.{mart} where seed_file is not null")} if "seed_file" in columns
+            else set())
+        total = conn.execute(f"select count(*) from marts.{mart}").fetchone()[0]
     assert unknown == 0
+    assert all((PROJECT_DIR / f).is_file() for f in files), files
+    assert total > 0 and missing == 0, f"{missing} of {total} rows of {mart} name no snapshot and no seed file"
     if mart in PROVENANCE_EVERY_ROW:
-        assert missing == 0
+        assert column and not files
 
 
 def test_dim_area_says_the_registers_type_of_each_local_government(built):
@@ -350,3 +359,69 @@ def test_dim_area_says_the_registers_type_of_each_local_government(built):
                                "and code_system like 'registers/%' and local_government_type is null").fetchone()[0]
     assert set(types) >= {"PHL", "IDN", "JPN"} and untyped == 0
     assert all(len(v) >= 1 for v in types.values())
+
+
+def test_every_observation_has_a_unit_of_the_one_unit_list(built):
+    """Issue 25, defects 4 and 14: no unit on any World Bank or Stats NZ row, PSA's '%' beside the UN's PERCENT,
+    OECD's raw PT_B1GQ. Now every row has a code of dim_unit, the sources' own codes mapped."""
+    with psycopg.connect(built) as conn:
+        outside = conn.execute("select count(*) from marts.fct_observation where unit is null "
+                               "or unit not in (select unit_code from marts.dim_unit)").fetchone()[0]
+        by_source = dict(conn.execute(
+            "select split_part(source_dataset, '/', 1), array_agg(distinct unit order by unit) "
+            "from marts.fct_observation group by 1").fetchall())
+        raw_codes = conn.execute(
+            "select count(*) from marts.fct_observation "
+            "where unit in ('%', 'PT_B1GQ', 'PT_OTE_S13_TRANSACT', 'PSNS', 'mgr/m^3')").fetchone()[0]
+    assert outside == 0 and raw_codes == 0
+    assert by_source["psa"] == ["PERCENT"] and by_source["world_bank"] and None not in by_source["world_bank"]
+    assert by_source["stats_nz"] == ["NOT_STATED"]  # the meaning is not held here: said, never guessed
+    assert set(by_source["oecd"]) <= {"PERCENT_OF_GDP", "PERCENT_OF_GG_SAME_TRANSACTION"}
+
+
+def test_dim_indicator_is_a_dictionary_of_every_series(built):
+    """Issue 25, defect 14: dim_indicator had no definition, method, source link or unit label, and
+    PSA.1E3DF020.1 meant nothing. Every series of fct_observation is in it with a definition, a unit of the
+    list and its label, the source's code, URL and licence, the years held and its snapshot."""
+    with psycopg.connect(built) as conn:
+        rows = conn.execute("""
+            select i.series_code, i.definition, i.unit, i.unit_label, i.source_series_code, i.source_url, i.licence,
+                   i.first_year, i.last_year, i.snapshot_id, f.first_year, f.last_year
+            from marts.dim_indicator as i
+            join (select series_code, min(year) as first_year, max(year) as last_year
+                  from marts.fct_observation group by 1) as f using (series_code)""").fetchall()
+        missing = conn.execute("select count(distinct series_code) from marts.fct_observation "
+                               "where series_code not in (select series_code from marts.dim_indicator)").fetchone()[0]
+        labels = dict(conn.execute("select unit_code, unit_label from marts.dim_unit").fetchall())
+    assert rows and missing == 0
+    for code, definition, unit, label, own, url, licence, first, last, snapshot, f_first, f_last in rows:
+        assert definition and unit in labels and label == labels[unit], code
+        assert own and url and url.startswith(("https://", "submission://")) and licence and snapshot, code
+        assert (first, last) == (f_first, f_last), code
+    by = {r[0]: r for r in rows}
+    psa = next(r for c, r in by.items() if c.startswith("PSA."))
+    assert psa[2] == "PERCENT" and "Poverty Incidence" in psa[1] and psa[5].startswith("https://openstat.psa.gov.ph/")
+    assert by["SP.POP.TOTL"][1].startswith("Total population is based on the de facto definition")
+    assert by["EN_REF_WASCOL"][5].startswith("https://") and "seriesCode=EN_REF_WASCOL" in by["EN_REF_WASCOL"][5]
+
+
+def test_a_city_is_filed_under_one_country_only(built):
+    """Issue 25, defect 3: the UN export files LAHORE under Pakistan (586) and the Philippines (608). The rule
+    (int_un_sdg_city_filings, and a dbt test on fct_observation at every build) places a city filed under two
+    countries by the twin-town gazetteer and holds the other filing out, with its reason."""
+    with psycopg.connect(built) as conn:
+        in_raw = conn.execute("select array_agg(distinct geo_area_code order by geo_area_code) "
+                              "from raw.un_sdg__series_data where dimensions ->> 'Cities' = 'LAHORE'").fetchone()[0]
+        in_marts = conn.execute("select array_agg(distinct area_code) from marts.fct_observation "
+                                "where disaggregation like '%Cities=LAHORE%'").fetchone()[0]
+        held = conn.execute("select area_code, decision, reason from intermediate.int_un_sdg_city_filings "
+                            "where city = 'LAHORE' order by area_code").fetchall()
+        doubled = conn.execute("""
+            select count(*) from (
+                select substring(disaggregation from 'Cities=([^;]+)') from marts.fct_observation
+                where disaggregation like '%Cities=%' group by series_code, 1 having count(distinct area_code) > 1
+            ) as x""").fetchone()[0]
+    assert in_raw == ["586", "608"]  # the export's error is still in raw: the rule, not a patch, handles it
+    assert in_marts == ["586"] and doubled == 0
+    assert [(a, d) for a, d, _ in held] == [("586", "confirmed"), ("608", "misfiled")]
+    assert "places LAHORE in another of them, not in PHL" in held[1][2]

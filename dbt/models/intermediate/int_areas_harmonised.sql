@@ -16,6 +16,7 @@ with reference as (
         null::text as register_vintage,
         null::text as register_area_code,
         null::text as snapshot_id,
+        'dbt/seeds/ref_m49_areas.csv' as seed_file,
         false as is_local_government,
         area_name as area_name_latin,
         null::text as romanisation,
@@ -37,6 +38,7 @@ registers as (  -- wards of Japanese designated cities and gu inside Korean citi
         register_vintage,
         area_code as register_area_code,
         snapshot_id,
+        null::text as seed_file,
         is_local_government,
         coalesce(area_name_en, area_name_romanised, case when area_name !~ '[^\x01-\x7F\u00C0-\u024F\u1E00-\u1EFF]' then area_name end)
             as area_name_latin,
@@ -64,6 +66,7 @@ members as (
         null::text as register_vintage,
         nullif(register_area_code, '') as register_area_code,
         null::text as snapshot_id,
+        'dbt/seeds/ref_members.csv' as seed_file,
         true as is_local_government,
         member_name as area_name_latin,
         null::text as romanisation,
@@ -86,6 +89,7 @@ subnational as (  -- states and LGAs of the national sources that no register co
         null::text as register_vintage,
         null::text as register_area_code,
         null::text as snapshot_id,
+        'dbt/seeds/ref_subnational_areas.csv' as seed_file,
         area_level = 'local_government' as is_local_government,
         area_name as area_name_latin,
         null::text as romanisation,
@@ -94,7 +98,7 @@ subnational as (  -- states and LGAs of the national sources that no register co
 ),
 
 observed as (
-    select distinct on (o.area_code) o.area_code, coalesce(g.area_name, o.area_name) as area_name
+    select distinct on (o.area_code) o.area_code, coalesce(g.area_name, o.area_name) as area_name, o.snapshot_id
     from {{ ref('int_areas_observed') }} as o
     left join {{ ref('stg_un_sdg__geoarea_list') }} as g using (area_code)
     where o.snapshot_id = {{ latest_snapshot_id('un_sdg', 'series_data') }}
@@ -125,7 +129,8 @@ select
     'UN SDG API' as code_system,
     null::text as register_vintage,
     null::text as register_area_code,
-    null::text as snapshot_id,
+    o.snapshot_id,
+    null::text as seed_file,
     false as is_local_government,
     o.area_name as area_name_latin,
     null::text as romanisation,

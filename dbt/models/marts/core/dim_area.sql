@@ -17,5 +17,6 @@ select
     area_name_latin::text as area_name_latin,
     romanisation::text as romanisation,
     local_government_type::text as local_government_type,
-    snapshot_id::text as snapshot_id
+    snapshot_id::text as snapshot_id,
+    seed_file::text as seed_file
 from {{ ref('int_areas_harmonised') }}

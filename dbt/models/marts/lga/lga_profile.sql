@@ -58,7 +58,8 @@ select
     p.submitted_by::text as submitted_by,
     concat_ws('; ', p.source_name,
               case when p.local_governments_total is null then g.source_name end)::text as source_name,
-    p.snapshot_id::text as snapshot_id
+    p.snapshot_id::text as snapshot_id,
+    null::text as seed_file
 from profiles as p
 left join sdg_counts as g on g.country_iso3 = p.country_iso3 and g.year = p.year
 left join registers as r on r.country_iso3 = p.country_iso3
@@ -101,7 +102,8 @@ reference as (
         null::text as submitted_by,
         'lgstats reference table of local government associations (compiled 2026-12-04 from public sources: '
             || a.source_url || ')' as source_name,
-        null::text as snapshot_id
+        null::text as snapshot_id,
+        'dbt/seeds/ref_lga_associations.csv'::text as seed_file
     from {{ ref('ref_lga_associations') }} as a
     left join potential as p using (lga_code)
     left join registers as r on r.country_iso3 = a.country_iso3
