@@ -12,11 +12,12 @@ from lgstats.schema import bootstrap, sync_registry
 
 def collect(settings) -> dict:
     now = datetime.now(UTC)
-    out = {"generated_at": now.isoformat(timespec="seconds"), "sources": [], "healthy": True}
+    out = {"generated_at": now.isoformat(timespec="seconds"), "sources": [], "healthy": True, "old_releases": []}
     with warehouse.connect(settings) as conn:
         bootstrap(conn)
         sync_registry(conn)
-        freshness = {(r[0], r[1]): r[2] for r in conn.execute("select source, dataset, freshness from ops.freshness")}
+        freshness = {(r[0], r[1]): (r[2], r[3], r[4]) for r in conn.execute(
+            "select source, dataset, freshness, release, release_retrieved_at from ops.freshness")}
         last_runs = {r[0]: (r[1], r[2]) for r in conn.execute(
             "select distinct on (dag_id) dag_id, state, finished_at from ops.runs order by dag_id, finished_at desc")}
         out["runs"] = {k: {"state": v[0], "finished_at": v[1]} for k, v in last_runs.items()}
@@ -42,8 +43,10 @@ def collect(settings) -> dict:
                         rows = conn.execute(sql.SQL("select count(*) from raw.{} where snapshot_id = %s").format(
                             sql.Identifier(ds.raw_table)), (last[0],)).fetchone()[0]
                         years = _data_years(conn, ds.raw_table, last[0])
-                state = freshness.get((src.name, ds.name), "never loaded")
-                late = state != "ok"
+                state, release, released = freshness.get((src.name, ds.name), ("never loaded", None, None))
+                late = state in ("late", "never loaded")
+                if release and years[1] is not None:
+                    release += f", data to {years[1]}"
                 run = last_runs.get(f"{src.name}_ingest")
                 entry = {
                     "source": src.name, "dataset": ds.name,
@@ -53,12 +56,16 @@ def collect(settings) -> dict:
                     # the period the data cover, which a fresh fetch of an old release does not change
                     "data_first_year": years[0], "data_last_year": years[1],
                     "last_run": run[0] if run else None, "last_run_at": run[1] if run else None,
-                    "freshness": {"ok": "OK", "late": "LATE"}.get(state, state),
+                    "freshness": {"ok": "OK", "late": "LATE", "old release": "OLD RELEASE"}.get(state, state),
+                    # what the data are: the source's release (or when the copy was retrieved) and its last year
+                    "release": release, "release_retrieved_at": released,
                     "open_validation_failures": open_failures,
                 }
                 out["sources"].append(entry)
                 if late or open_failures:
                     out["healthy"] = False
+                if state == "old release":
+                    out["old_releases"].append(f"{src.name}/{ds.name}")
         out["submissions"] = [
             {"template": t, "files": n, "last_received": last, "rows_loaded": loaded, "rows_rejected": rejected,
              "files_refused": refused}
@@ -81,7 +88,7 @@ def _data_years(conn, raw_table: str, snapshot_id: str) -> tuple[int | None, int
 
 def render(report: dict) -> str:
     head = (f"{'source/dataset':<26} {'last run':<24} {'last success':<17} {'rows':>9} {'data years':<11} "
-            f"{'freshness':<13} {'open failures':>13}")
+            f"{'freshness':<13} {'open failures':>13}  release")
     lines = [head, "-" * len(head)]
     for e in report["sources"]:
         when = e["last_success"].strftime("%Y-%m-%d %H:%M") if e["last_success"] else "-"
@@ -90,7 +97,7 @@ def render(report: dict) -> str:
         first, last = e.get("data_first_year"), e.get("data_last_year")
         years = f"{first}–{last}" if first is not None else "-"
         lines.append(f"{e['source'] + '/' + e['dataset']:<26} {run:<24} {when:<17} {rows:>9} {years:<11} "
-                     f"{e['freshness']:<13} {e['open_validation_failures']:>13}")
+                     f"{e['freshness']:<13} {e['open_validation_failures']:>13}  {e.get('release') or '-'}")
     if report.get("submissions"):
         lines += ["", f"{'member submissions':<26} {'files':>6} {'last received':<17} {'rows loaded':>11} "
                       f"{'rows set aside':>14} {'files refused':>13}"]
@@ -98,7 +105,15 @@ def render(report: dict) -> str:
             lines.append(f"{e['template']:<26} {e['files']:>6} {e['last_received']:%Y-%m-%d %H:%M} "
                          f"{e['rows_loaded']:>11} {e['rows_rejected']:>14} {e['files_refused']:>13}")
     lines.append("")
-    lines.append("freshness: when a source was last fetched against its expected refresh; data years: the period its "
-                 "data cover (a release fetched today may end years ago)")
-    lines.append("healthy" if report["healthy"] else "attention needed: a source is late or has failed validations")
+    lines.append("freshness: LATE when not fetched within the expected refresh, OLD RELEASE when what was fetched was "
+                 "released (or retrieved) longer ago than that; data years: the period the data cover")
+    for e in report["sources"]:
+        if e["freshness"] == "OLD RELEASE":
+            lines.append(f"  old release: {e['source']}/{e['dataset']}: {e['release']} "
+                         f"(expected every {e['expected_refresh_days']} days)")
+    pipeline = ("pipeline healthy" if report["healthy"]
+                else "attention needed: a source is late or has failed validations")
+    if report.get("old_releases"):
+        pipeline += f"; {len(report['old_releases'])} dataset(s) hold an old release (above), not current data"
+    lines.append(pipeline)
     return "\n".join(lines)

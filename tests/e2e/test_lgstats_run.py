@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -238,7 +239,7 @@ def test_ops_tables_describe_the_run_and_status_shows_every_source(replay_run):
     assert proc.returncode == 0 and report["healthy"]
     datasets = {(e["source"], e["dataset"]) for e in report["sources"]}
     assert datasets == {(s.name, d.name) for s in registry.sources().values() for d in s.datasets}
-    assert all(e["freshness"] == "OK" and e["rows"] > 0 for e in report["sources"])
+    assert all(e["freshness"] in ("OK", "OLD RELEASE") and e["rows"] > 0 for e in report["sources"])
     assert {e["template"] for e in report["submissions"]} == {"lga_profile", "cooperation_partnership",
                                                              "council_composition", "local_indicator",
                                                              "covid_recovery_measure"}
@@ -247,8 +248,17 @@ def test_ops_tables_describe_the_run_and_status_shows_every_source(replay_run):
     un = by[("un_sdg", "series_data")]
     assert un["data_first_year"] <= un["data_last_year"] <= 2020
     assert by[("registers", "ph_psgc")]["data_first_year"] is None  # a register has no period of data
+    # ... and staleness is judged by the release: the 2020 release is no current data, though fetched today
+    assert un["freshness"] == "OLD RELEASE" and un["release"] == f"UN SDG 2020 release, data to {un['data_last_year']}"
+    assert "un_sdg/series_data" in report["old_releases"]
+    for e in report["sources"]:  # every dataset judged by when its data were retrieved, against its refresh
+        age = datetime.now(UTC) - datetime.fromisoformat(e["release_retrieved_at"])
+        assert e["freshness"] == ("OLD RELEASE" if age.days >= e["expected_refresh_days"] else "OK"), e
+    assert by[("psa", "poverty_incidence")]["release"].startswith("as retrieved on 2024-01-18, data to ")
     table = lgstats("status", env=env).stdout
-    assert "un_sdg/series_data" in table and "council_composition" in table and "healthy" in table
+    assert "un_sdg/series_data" in table and "council_composition" in table and "pipeline healthy" in table
+    assert f"old release: un_sdg/series_data: UN SDG 2020 release, data to {un['data_last_year']}" in table
+    assert "hold an old release" in table.splitlines()[-1]
     assert f"{un['data_first_year']}–{un['data_last_year']}" in table and "data years" in table
 
 

@@ -27,6 +27,7 @@ LICENCE = ("CC BY 4.0 (open-numbers DDF export, datapackage.json); UN SDG Global
 PAGE_SIZE = 100  # several pages for the larger series, so replay exercises paging as the live API does
 DIMENSIONS = {"sex": "Sex", "location": "Location", "cities": "Cities"}  # DDF entity → API dimension key
 KEYS = ("geo_area", "nature", "units", "year")
+RELEASE = "UN SDG 2020 release"  # the release the data are of: status and ops.freshness name it
 NOTE = ("Values verbatim from the UN SDG Global Database 2020 release, via the open-numbers DDF export at commit "
         f"{ORIGIN_COMMIT[:8]} (CC BY 4.0). The pages were rebuilt from that bulk export, not recorded from an HTTP "
         "response: codes and names come from its entity and concept files; source, footnotes, Reporting Type and "
@@ -140,7 +141,7 @@ def geoarea_list(src: Source, out: Path = REPLAY_DIR) -> Path:
     return write_recorded(
         out / src.name / ds.name, files, base_url=src.base_url, endpoint=ds.endpoint,
         producer=f"{src.title} (GeoArea/List, 2020, from a public saved copy)", licence=src.licence,
-        licence_url=src.licence_url, synthetic=False, recorded_at="2020-08-09T00:00:00+00:00",
+        licence_url=src.licence_url, synthetic=False, recorded_at="2020-08-09T00:00:00+00:00", release=RELEASE,
         note=("Rows of GET /v1/sdg/GeoArea/List as saved by open-numbers/ddf--unstats--sdg_indicators "
               "(ddf--entities--geo_area.csv @1bfae158, last changed 2020-08-09); that ETL renamed "
               "geoAreaCode,geoAreaName to geo_area,name and sorted the rows, which is undone only for the "
@@ -152,7 +153,7 @@ def _origin(src: Source, endpoint: str, absent: list[str]) -> dict:
     return {
         "producer": f"{src.title} (2020 release; pages rebuilt from the open-numbers DDF bulk export)",
         "base_url": src.base_url, "endpoint": endpoint, "licence": LICENCE, "licence_url": src.licence_url,
-        "synthetic": False, "recorded_at": RETRIEVED_AT, "rebuilt_from_bulk_export": True,
+        "synthetic": False, "recorded_at": RETRIEVED_AT, "rebuilt_from_bulk_export": True, "release": RELEASE,
         "origin": {"repository": ORIGIN_REPO, "commit": ORIGIN_COMMIT, "folder": "data/real/un_sdg_2020_ddf",
                    "publisher": "United Nations Statistics Division, SDG Global Database"},
         # A registry series with no real copy is absent from replay, never invented; live mode fetches it.
