@@ -60,7 +60,7 @@ def build_data_docs(site: Path, work: Path) -> tuple[Path, list[str]]:
     ctx = gx.get_context(mode="file", project_root_dir=str(work))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     s = get_settings()
-    done, suites, schema = [], set(), ExpectationSuiteValidationResultSchema()
+    done, suites, schema, outcomes = [], set(), ExpectationSuiteValidationResultSchema(), {}
     for src in registry.sources().values():
         for ds in src.datasets:
             path = _latest_partition(s.snapshots, src.name, ds.name)
@@ -80,13 +80,39 @@ def build_data_docs(site: Path, work: Path) -> tuple[Path, list[str]]:
                                              batch_identifier=name)
             ctx.validation_results_store.set(key, result)
             done.append(snapshot_id)
+            outcomes[name] = bool(result.success)
     ctx.build_data_docs()
     local = work / "gx" / "uncommitted" / "data_docs" / "local_site"
     dest = site / "gx"
     shutil.rmtree(dest, ignore_errors=True)
     if local.exists():
         shutil.copytree(local, dest)
+        offline_index(dest, outcomes)
     return dest / "index.html", done
+
+
+def offline_index(gx_site: Path, outcomes: dict[str, bool]) -> None:
+    """GX's index draws its table with scripts from CDNs (jQuery, bootstrap-table), so offline, where the
+    association's analysts often read it, it showed an empty page. Put a plain list of the validation pages,
+    with their outcome, at the top of its body: readable with no network and no script."""
+    import re
+
+    pages = sorted((gx_site / "validations").rglob("*.html")) if (gx_site / "validations").exists() else []
+    items = []
+    for page in pages:
+        outcome = {True: "passed", False: "failed"}.get(outcomes.get(page.stem), "outcome unknown")
+        rel = page.relative_to(gx_site).as_posix()
+        items.append(f'<li><a href="{html.escape(rel)}">{html.escape(page.stem)}</a> '
+                     f'(suite <code>{html.escape(page.relative_to(gx_site / "validations").parts[0])}</code>): '
+                     f'{outcome}</li>')
+    section = ('<section id="lgstats-offline-list" style="margin:1rem 2rem;font-family:system-ui,sans-serif">'
+               "<h2>Validation results</h2><p>The latest validation of each dataset (this list needs no network; "
+               "the table below it loads its scripts from CDNs).</p><ul>"
+               + ("".join(items) or "<li>no validation result yet</li>") + "</ul></section>")
+    index = gx_site / "index.html"
+    page = index.read_text(encoding="utf-8")
+    body = re.search(r"<body[^>]*>", page)
+    index.write_text(page[:body.end()] + section + page[body.end():] if body else section + page, encoding="utf-8")
 
 
 def build(site: Path | None = None) -> Path:
