@@ -26,7 +26,7 @@ with national as (
     where (f.series_code in ('SG_GOV_LOGV', 'SG_DSR_SILS', 'SP.URB.TOTL.IN.ZS', 'NY.GDP.PCAP.CD')
            and f.disaggregation = '_T')
        or (f.series_code in ('SNG_WOFI.E1.PT_B1GQ', 'SNG_WOFI.E1.PT_OTE_S13_TRANSACT', 'SNG_WOFI.R1.PT_B1GQ')
-           and f.disaggregation = 'SECTOR=S13M')
+           and f.disaggregation = '_T')  -- all subnational government (S13M)
        or f.series_code in ({{ "'" ~ imf_series | join("', '") ~ "'" }})
 ),
 

@@ -7,8 +7,8 @@
 ) }}
 -- depends_on: {{ ref('int_observations_unioned') }}
 
--- Area × series summary of the headline observations: the total ("_T") where the series has one, else the
--- all-subnational sector of a finance series (SECTOR=S13M: its S1312 and S1313 parts are never the headline nor
+-- Area × series summary of the headline observations: the total ("_T") where the series has one (for a finance
+-- series of SNG-WOFI, all subnational government, S13M; its S1312 and S1313 parts are never the headline nor
 -- summed), else its only category (e.g. Sex=FEMALE for SG_GEN_LOCGELS). City-level breakdowns (Cities=…) stay in
 -- fct_observation: one city is never a country's figure (issue 25: Dhaka stood for Bangladesh).
 -- Incremental by series: a build recomputes only the series of the snapshots fct_observation just published
@@ -26,7 +26,6 @@ headline as (
         area_code,
         case
             when bool_or(disaggregation = '_T') then '_T'
-            when bool_or(disaggregation = 'SECTOR=S13M') then 'SECTOR=S13M'
             when count(distinct disaggregation) = 1 then min(disaggregation)
         end as disaggregation
     from numeric

@@ -1,6 +1,8 @@
 -- OECD-UCLG SNG-WOFI subnational government finance, latest snapshot, one row per country x sector x
 -- measure x unit x year. series_code names measure and unit (E1 in % of GDP is not E1 in % of general
--- government); the sector (S13M state + local, S1313 local) is the disaggregation.
+-- government). The sector is the disaggregation: S13M (state and local government: all subnational government)
+-- is the series' total, `_T`; S1312 (state) and S1313 (local) are parts of it, never to be added to it (issue 25:
+-- summing the two sector rows double-counted, and countries without a `_T` row fell out of the headlines).
 select
     r.snapshot_id,
     'SNG_WOFI.' || r.measure || '.' || (r.dimensions ->> 'UNIT_MEASURE') as series_code,
@@ -9,7 +11,8 @@ select
     r.measure,
     r.dimensions ->> 'UNIT_MEASURE' as unit,
     r.dimensions ->> 'SECTOR' as sector,
-    'SECTOR=' || (r.dimensions ->> 'SECTOR') as disaggregation,
+    case when r.dimensions ->> 'SECTOR' = 'S13M' then '_T' else 'SECTOR=' || (r.dimensions ->> 'SECTOR') end
+        as disaggregation,
     r.area_source_code as country_iso3,
     a.m49_code as area_code,
     r.time_period,
