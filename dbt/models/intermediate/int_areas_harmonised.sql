@@ -52,27 +52,28 @@ registers as (  -- wards of Japanese designated cities and gu inside Korean citi
     where area_level <> 'ward'
 ),
 
-members as (
+members as (  -- a member local government linked to its register area sits where that area sits, and has its type
     select
-        member_code as area_code,
-        member_name as area_name,
+        m.member_code as area_code,
+        m.member_name as area_name,
         'local_government' as area_level,
-        parent_area_code,
-        country_iso3,
+        coalesce(r.parent_area_code, m.parent_area_code) as parent_area_code,
+        m.country_iso3,
         null::text as m49_code,
         false as is_m49,
-        member_code as official_code,
+        m.member_code as official_code,
         'member' as code_system,
-        null::text as register_vintage,
-        nullif(register_area_code, '') as register_area_code,
+        r.register_vintage,
+        nullif(m.register_area_code, '') as register_area_code,
         null::text as snapshot_id,
         'dbt/seeds/ref_members.csv' as seed_file,
         true as is_local_government,
-        member_name as area_name_latin,
+        m.member_name as area_name_latin,
         null::text as romanisation,
-        null::text as local_government_type
-    from {{ ref('ref_members') }}
-    where member_kind = 'local_government'
+        r.area_type as local_government_type
+    from {{ ref('ref_members') }} as m
+    left join {{ ref('stg_registers__areas') }} as r on r.area_code = nullif(m.register_area_code, '')
+    where m.member_kind = 'local_government'
 ),
 
 subnational as (  -- states and LGAs of the national sources that no register covers (a data file)
