@@ -425,3 +425,42 @@ def test_a_city_is_filed_under_one_country_only(built):
     assert in_marts == ["586"] and doubled == 0
     assert [(a, d) for a, d, _ in held] == [("586", "confirmed"), ("608", "misfiled")]
     assert "places LAHORE in another of them, not in PHL" in held[1][2]
+
+
+def test_the_philippine_hierarchy_has_no_gaps(built):
+    """Issue 25, defect 5: the PSGC copy files NIR's provinces under their former regions and Maguindanao's
+    municipalities under the province RA 11550 divided, so NIR had no provinces, Maguindanao del Norte and del Sur
+    no local governments, and 55 local governments hung under a region. ref_register_corrections (each row with
+    its law) fixes the parents; a local government left under a region says why."""
+    with psycopg.connect(built) as conn:
+        children = dict(conn.execute("""
+            select p.area_name, count(*) from marts.dim_area as a
+            join marts.dim_area as p on p.area_code = a.parent_area_code
+            where p.area_code in ('PH-PSGC-18', 'PH-PSGC-19087', 'PH-PSGC-19088') group by 1""").fetchall())
+        under_region = conn.execute("""
+            select s.area_name, s.parent_resolution from staging.stg_registers__areas as s
+            join staging.stg_registers__areas as p on p.register = s.register and p.area_code = s.parent_area_code
+            where s.register = 'ph_psgc' and s.area_level = 'local_government' and p.area_level <> 'province'
+            order by 1""").fetchall()
+    assert children == {"Negros Island Region (NIR)": 3, "Maguindanao del Norte": 12, "Maguindanao del Sur": 24}
+    assert len(under_region) == 19 and all(reason for _, reason in under_region)  # NCR's 17, Isabela, Cotabato
+    assert {n for n, r in under_region if "NCR has no provinces" in r} >= {"Quezon City", "City of Manila"}
+
+
+def test_subnational_finance_has_one_total_and_its_parts_apart(built):
+    """Issue 25, defect 8: SNG-WOFI's all-subnational sector (S13M) and its local part (S1313) were two sibling
+    breakdowns, so a sum over breakdowns double-counted and countries with no `_T` fell out of sdg_localisation.
+    S13M is now the series' total; every country-year has it, and the headline covers every country."""
+    with psycopg.connect(built) as conn:
+        kinds = {d for (d,) in conn.execute(
+            "select distinct disaggregation from marts.fct_observation where series_code like 'SNG_WOFI.%'")}
+        without_total = conn.execute("""
+            select count(*) from (select 1 from marts.fct_observation where series_code like 'SNG_WOFI.%'
+                                  group by series_code, area_code, year having not bool_or(disaggregation = '_T')) as x
+            """).fetchone()[0]
+        countries = conn.execute("select count(distinct area_code) from marts.fct_observation "
+                                 "where series_code like 'SNG_WOFI.%'").fetchone()[0]
+        headline = conn.execute("select count(distinct area_code), array_agg(distinct disaggregation) "
+                                "from marts.sdg_localisation where series_code like 'SNG_WOFI.%'").fetchone()
+    assert "_T" in kinds and kinds <= {"_T", "SECTOR=S1312", "SECTOR=S1313"} and without_total == 0
+    assert headline == (countries, ["_T"])
