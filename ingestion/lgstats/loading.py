@@ -89,7 +89,19 @@ def _replace_rows(conn: psycopg.Connection, snapshot: Snapshot, table: str, writ
     conn.execute(sql.SQL("delete from raw.{} where snapshot_id = %s").format(sql.Identifier(table)), (snapshot.id,))
     count = write()
     record_origin(conn, snapshot)
+    record_period(conn, snapshot, table)
     return "loaded", count
+
+
+def record_period(conn: psycopg.Connection, snapshot: Snapshot, table: str) -> None:
+    """The first and last year of the snapshot's rows, where its raw table has a year (registers and lists
+    have none): what the data cover, beside when they were retrieved."""
+    if conn.execute("select 1 from information_schema.columns where table_schema = 'raw' and table_name = %s "
+                    "and column_name = 'year'", (table,)).fetchone():
+        conn.execute(sql.SQL("update raw.snapshot_origins as o set data_first_year = p.first, data_last_year = p.last "
+                             "from (select min(year) as first, max(year) as last from raw.{} where snapshot_id = %s) "
+                             "as p where o.snapshot_id = %s").format(sql.Identifier(table)),
+                     (snapshot.id, snapshot.id))
 
 
 def _record_load(conn: psycopg.Connection, snapshot: Snapshot, table: str, status: str, count: int, started,

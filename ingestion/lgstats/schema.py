@@ -92,6 +92,9 @@ alter table ops.datasets add column if not exists series jsonb;
 alter table ops.datasets add column if not exists area_map text;
 alter table ops.datasets add column if not exists shape text;
 alter table ops.datasets add column if not exists series_prefix text;
+-- the period the snapshot's data cover (issue 25): a release fetched today may end years ago
+alter table raw.snapshot_origins add column if not exists data_first_year integer;
+alter table raw.snapshot_origins add column if not exists data_last_year integer;
 -- registry datasets whose SELECT failed the probe of the current build: left out of it, named by the run
 create table if not exists ops.registry_build_failures (
     source     text not null,

@@ -25,7 +25,8 @@ def collect(settings) -> dict:
             for ds in src.datasets:
                 sid_prefix = f"{src.name}/{ds.name}/"
                 last = conn.execute(
-                    "select snapshot_id, loaded_at, (origin->>'fetch_finished_at')::timestamptz"
+                    "select snapshot_id, loaded_at, (origin->>'fetch_finished_at')::timestamptz,"
+                    " data_first_year, data_last_year"
                     " from raw.snapshot_origins where snapshot_id like %s order by dt desc, loaded_at desc limit 1",
                     (sid_prefix + "%",)).fetchone()
                 last_load = conn.execute(
@@ -42,7 +43,8 @@ def collect(settings) -> dict:
                     if exists:
                         rows = conn.execute(sql.SQL("select count(*) from raw.{} where snapshot_id = %s").format(
                             sql.Identifier(ds.raw_table)), (last[0],)).fetchone()[0]
-                        years = _data_years(conn, ds.raw_table, last[0])
+                        # the period recorded at load; computed here for snapshots loaded before it was
+                        years = last[3:5] if last[4] is not None else _data_years(conn, ds.raw_table, last[0])
                 state, release, released = freshness.get((src.name, ds.name), ("never loaded", None, None))
                 late = state in ("late", "never loaded")
                 if release and years[1] is not None:

@@ -464,3 +464,16 @@ def test_subnational_finance_has_one_total_and_its_parts_apart(built):
                                 "from marts.sdg_localisation where series_code like 'SNG_WOFI.%'").fetchone()
     assert "_T" in kinds and kinds <= {"_T", "SECTOR=S1312", "SECTOR=S1313"} and without_total == 0
     assert headline == (countries, ["_T"])
+
+
+def test_each_snapshot_knows_when_it_was_retrieved_and_what_period_it_covers(built):
+    """Issue 25, defect 11: each snapshot knows its retrieval (the real one, for replayed real data), its
+    release where named, and the first and last year of its data, recorded at load."""
+    with psycopg.connect(built) as conn:
+        rows = {(s, d): (r, rel, first, last) for s, d, r, rel, first, last in conn.execute(
+            "select source, dataset, retrieved_at, release, data_first_year, data_last_year from marts.dim_snapshot")}
+        raw_years = conn.execute("select min(year), max(year) from raw.un_sdg__series_data").fetchone()
+    retrieved, release, first, last = rows[("un_sdg", "series_data")]
+    assert retrieved.year == 2020 and release == "UN SDG 2020 release" and (first, last) == raw_years
+    assert rows[("registers", "ph_psgc")][2:] == (None, None)  # a register has no period of data
+    assert all(f <= la for _, _, f, la in rows.values() if f is not None)

@@ -18,6 +18,9 @@ select
     licence_url,
     synthetic,
     retrieved_at,
+    origin ->> 'release' as release,  -- the source's release where the snapshot names it (UN SDG 2020 release)
+    data_first_year,
+    data_last_year,
     md5,
     bytes,
     pages,
