@@ -41,7 +41,7 @@ datasets:
     measure_dimension: INDICATOR
     area: "036"
     series:
-      - {code: GDPQ, name: "Test quarterly output", unit: AUD}
+      - {code: GDPQ, name: "Test quarterly output", unit: NUMBER}
     suite: sdmx__observations
     raw_table: qtr__quarterly
 """,
@@ -160,7 +160,7 @@ BY_COUNTRY = ("DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE\n"
               "TST:DF_C(1.0),PHL,SHARE,2022,40.5\nTST:DF_C(1.0),JPN,SHARE,2022,30.25\nTST:DF_C(1.0),USA,SHARE,2022,1\n")
 BY_LGA = ("DATAFLOW,REGION,MEASURE,TIME_PERIOD,OBS_VALUE\n"
           "TST:DF_L(1.0),31000,POP,2024,100\nTST:DF_L(1.0),15750,POP,2024,5\n")
-NO_SERIES = "DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE\nTST:DF_N(1.0),FJI,RATE,2021,7.5,PT\n"
+NO_SERIES = "DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE\nTST:DF_N(1.0),FJI,RATE,2021,7.5,PERCENT\n"
 SCORES = "iso3,year,score\nNPL,2020,3.25\n"
 SERVED = {"quarterly": QUARTERLY}  # what the local SDMX server answers for DF_Q (the second run gets a revision)
 MONTHS = ["2023M01", "2023M02", "2023M03"]
@@ -225,20 +225,20 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
         ("iso/by_country", "iso.SHARE", "392", 2022, None, "30.25", "PERCENT"),
         ("iso/by_country", "iso.SHARE", "608", 2022, None, "40.5", "PERCENT"),
         ("lga/by_lga", "lga.POP", "AU-LGA2025-31000", 2024, None, "100", "PERSONS"),
-        ("nos/no_series", "nos.RATE", "242", 2021, None, "7.5", "PT"),
+        ("nos/no_series", "nos.RATE", "242", 2021, None, "7.5", "PERCENT"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M01", "100", "PERSONS"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M02", "120", "PERSONS"),
         ("pxw/arrivals", "pxw.0", "554", 2023, "2023M03", "90", "PERSONS"),
-        ("qtr/quarterly", "qtr.GDPQ", "036", 2023, "2023-Q1", "10", "AUD"),
-        ("qtr/quarterly", "qtr.GDPQ", "036", 2023, "2023-Q2", "11", "AUD"),
-        ("qtr/quarterly", "qtr.GDPQ", "036", 2024, "2024-Q1", "12", "AUD"),
+        ("qtr/quarterly", "qtr.GDPQ", "036", 2023, "2023-Q1", "10", "NUMBER"),
+        ("qtr/quarterly", "qtr.GDPQ", "036", 2023, "2023-Q2", "11", "NUMBER"),
+        ("qtr/quarterly", "qtr.GDPQ", "036", 2024, "2024-Q1", "12", "NUMBER"),
         ("tab/scores", "tab.SCORE", "524", 2020, None, "3.25", "INDEX"),
     ]
-    assert indicators == {"qtr.GDPQ": ("Test quarterly output", "AUD"),
+    assert indicators == {"qtr.GDPQ": ("Test quarterly output", "NUMBER"),
                           "iso.SHARE": ("Test share by country", "PERCENT"),
                           "lga.POP": ("Test population by LGA", "PERSONS"),
                           "pxw.0": ("Test monthly arrivals", "PERSONS"),
-                          "nos.RATE": ("nos.RATE", "PT"),   # no declared name: the code, never invented
+                          "nos.RATE": ("nos.RATE", "PERCENT"),   # no declared name: the code, never invented
                           "tab.SCORE": ("tab.SCORE", "INDEX")}
     # outside the area list or the mapping file: kept and listed, not dropped
     assert unmapped == [("iso/by_country", "USA"), ("lga/by_lga", "15750")]

@@ -60,7 +60,8 @@ def entries(draw) -> dict:
         by_measure = True
     declared = draw(st.lists(st.sampled_from(measures), unique=True, max_size=len(measures) if by_measure else 1))
     units = {m: draw(st.one_of(st.none(), st.sampled_from(["PERCENT", "PERSONS", "RATIO", "USD"]))) for m in declared}
-    published_unit = draw(st.one_of(st.none(), st.sampled_from(["PT", "NUM"]))) if connector == "sdmx" else None
+    # a published unit must be one the unit list knows (validation refuses any other, tests/unit/test_units.py)
+    published_unit = draw(st.one_of(st.none(), st.sampled_from(["INDEX", "NUMBER"]))) if connector == "sdmx" else None
     time_kind = draw(st.sampled_from(["year", "quarter", "half", "month"])) if connector == "sdmx" else "year"
     time_dim = draw(st.sampled_from(["TIME_PERIOD", "TIME"])) if connector == "sdmx" else "year"
     pool = {"fixed": [("", "036")], "iso3": COUNTRIES, "map": LGAS,
@@ -80,7 +81,7 @@ def entries(draw) -> dict:
             rows.append((measure, source_code, period, value))
             only = declared[0] if len(declared) == 1 else "obs"
             code = measure if by_measure else only
-            unit = units.get(code) or published_unit
+            unit = units.get(code) or published_unit or "NOT_STATED"  # no unit anywhere: said, not guessed
             expected.append((f"{name}.{code}", area_code, year, None if time_kind == "year" else period,
                              value, unit))
     ds: dict = {"name": "obs", "suite": f"{connector}__observations", "raw_table": f"{name}__obs"}

@@ -69,7 +69,10 @@ select
     o.value,
     o.value_text,
     o.value_qualifier,
-    coalesce(published.unit_code, declared.unit_code) as unit,
+    -- a unit the source publishes (mapped; validation refused any unknown one), else the one its entry declares,
+    -- else NOT_STATED: said, never guessed, and no dataset without a unit can block the build
+    coalesce(published.unit_code, case when o.unit is null then coalesce(declared.unit_code, 'NOT_STATED') end)
+        as unit,
     o.unit as source_unit,
     o.source_series_code,
     o.nature,
@@ -82,5 +85,7 @@ inner join {{ ref('stg_lgstats__snapshot_origins') }} as s using (snapshot_id)
 left join {{ ref('int_series_declared') }} as d
     on d.source = s.source and d.dataset = s.dataset and d.source_series_code = o.source_series_code
 -- the unit as published, else as the entry declares it (World Bank and Stats NZ publish none), in the list's code
-left join {{ ref('int_units_mapped') }} as published on published.source = s.source and published.source_unit = o.unit
-left join {{ ref('int_units_mapped') }} as declared on declared.source = s.source and declared.source_unit = d.unit
+left join {{ ref('int_units_mapped') }} as published
+    on published.source in (s.source, '*') and published.source_unit = o.unit
+left join {{ ref('int_units_mapped') }} as declared
+    on declared.source in (s.source, '*') and declared.source_unit = d.unit

@@ -89,7 +89,9 @@ origins as (
 select
     s.series_code::text as series_code,
     coalesce(d.series_name, s.sdg_description, n.series_name, s.series_code)::text as series_name,
-    coalesce(d.definition, s.sdg_description, n.series_name, d.series_name)::text as definition,
+    coalesce(d.definition, s.sdg_description, n.series_name, d.series_name,
+             'not stated: neither the source''s data nor its registry entry define ' || s.series_code)::text
+        as definition,
     s.sdg_goal::text as sdg_goal,
     s.sdg_target::text as sdg_target,
     s.sdg_indicator::text as sdg_indicator,
@@ -114,6 +116,6 @@ inner join origins as o using (snapshot_id)
 left join {{ ref('int_series_declared') }} as d
     on d.source = s.source and d.dataset = s.dataset and d.source_series_code = s.source_series_code
 left join {{ ref('int_units_mapped') }} as declared_unit
-    on declared_unit.source = s.source and declared_unit.source_unit = d.unit
+    on declared_unit.source in (s.source, '*') and declared_unit.source_unit = d.unit
 left join named as n on n.series_code = s.series_code
 left join {{ ref('ref_units') }} as units on units.unit_code = coalesce(s.unit, declared_unit.unit_code)
