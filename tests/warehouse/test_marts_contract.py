@@ -408,7 +408,7 @@ def test_dim_indicator_is_a_dictionary_of_every_series(built):
 def test_a_city_is_filed_under_one_country_only(built):
     """Issue 25, defect 3: the UN export files LAHORE under Pakistan (586) and the Philippines (608). The rule
     (int_un_sdg_city_filings, and a dbt test on fct_observation at every build) places a city filed under two
-    countries by the twin-town gazetteer and holds the other filing out, with its reason."""
+    countries by ref_city_countries (with its evidence) and holds the other filing out, with its reason."""
     with psycopg.connect(built) as conn:
         in_raw = conn.execute("select array_agg(distinct geo_area_code order by geo_area_code) "
                               "from raw.un_sdg__series_data where dimensions ->> 'Cities' = 'LAHORE'").fetchone()[0]
@@ -424,7 +424,7 @@ def test_a_city_is_filed_under_one_country_only(built):
     assert in_raw == ["586", "608"]  # the export's error is still in raw: the rule, not a patch, handles it
     assert in_marts == ["586"] and doubled == 0
     assert [(a, d) for a, d, _ in held] == [("586", "confirmed"), ("608", "misfiled")]
-    assert "places LAHORE in another of them, not in PHL" in held[1][2]
+    assert "LAHORE is in PAK, not in PHL" in held[1][2] and "twin-town" in held[1][2]
 
 
 def test_the_philippine_hierarchy_has_no_gaps(built):

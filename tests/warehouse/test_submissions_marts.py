@@ -19,7 +19,8 @@ def dbt_build() -> None:
     env = {**os.environ, **export_warehouse_env()}
     proc = subprocess.run([_bin("dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
                            "--target-path", dbt_target_path()], env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    failed = [line for line in proc.stdout.splitlines() if "ERROR" in line or "Failure" in line or "Error" in line]
+    assert proc.returncode == 0, "\n".join(failed)[-4000:] or proc.stdout[-4000:]
 
 
 @pytest.fixture

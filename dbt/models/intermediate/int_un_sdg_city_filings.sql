@@ -5,12 +5,13 @@
 -- (LAHORE under Pakistan, 586, and the Philippines, 608). Per snapshot, each city of a Cities breakdown and
 -- each country it is filed under:
 --   kept        filed under that country only;
---   confirmed   filed under several, and the gazetteer puts a place of that name in this one country;
---   misfiled    filed under several, and the gazetteer puts the place in another of them;
---   ambiguous   filed under several, and the gazetteer names none or several of them: held out, never guessed.
--- The gazetteer is the geocoded twin-town list (stg_twinning__places_located, real data with coordinates),
--- matched on the name folded to ASCII capitals with '_' as a space. int_observations_unioned leaves out the
--- rows not kept or confirmed, and int_observations_held_out lists them with the reason.
+--   confirmed   filed under several, and ref_city_countries (a seed, each row with its evidence) names this one;
+--   misfiled    filed under several, and ref_city_countries names another of them;
+--   ambiguous   filed under several, and ref_city_countries names none of them: held out, never guessed.
+-- int_observations_unioned leaves out the rows not kept or confirmed; this model lists them with the reason.
+-- The decision reads the UN snapshot and a file of the repository only, so it is the same whatever order the
+-- sources were loaded in.
+
 with filed as (
     select
         o.snapshot_id,
@@ -33,24 +34,18 @@ countries as (
     group by 1, 2
 ),
 
-gazetteer as (  -- the countries a place of that name is in, by the folded name
-    select upper({{ latin_fold('city_name') }}) as folded, array_agg(distinct country_iso3) as countries
-    from {{ ref('stg_twinning__places_located') }}
-    where country_iso3 is not null
-    group by 1
-),
-
 judged as (
     select
         f.*,
         c.filed_under,
         c.areas,
-        (select count(*) from filed as f2
-         where f2.snapshot_id = f.snapshot_id and f2.city = f.city and f2.country_iso3 = any (g.countries)) as gazetteer_hits,
-        f.country_iso3 = any (g.countries) as in_gazetteer
+        r.country_iso3 as reference_iso3,
+        r.evidence,
+        exists (select 1 from filed as f2 where f2.snapshot_id = f.snapshot_id and f2.city = f.city
+                and f2.country_iso3 = r.country_iso3) as reference_among_filings
     from filed as f
     inner join countries as c using (snapshot_id, city)
-    left join gazetteer as g on g.folded = upper(replace({{ latin_fold('f.city') }}, '_', ' '))
+    left join {{ ref('ref_city_countries') }} as r on r.city = f.city
 )
 
 select
@@ -61,18 +56,19 @@ select
     observations,
     case
         when filed_under = 1 then 'kept'
-        when gazetteer_hits = 1 and in_gazetteer then 'confirmed'
-        when gazetteer_hits = 1 then 'misfiled'
+        when reference_among_filings and country_iso3 = reference_iso3 then 'confirmed'
+        when reference_among_filings then 'misfiled'
         else 'ambiguous'
     end as decision,
     case
         when filed_under = 1 then null
-        when gazetteer_hits = 1 and in_gazetteer
-            then 'filed under ' || areas || '; the twin-town gazetteer places ' || city || ' in ' || country_iso3 || ' only'
-        when gazetteer_hits = 1
-            then 'filed under ' || areas || '; the twin-town gazetteer places ' || city || ' in another of them, not in '
-                 || coalesce(country_iso3, area_code)
-        else 'filed under ' || areas || '; the twin-town gazetteer places ' || city || ' in '
-             || case when gazetteer_hits = 0 then 'none' else 'several' end || ' of them: held out, not guessed'
+        when reference_among_filings and country_iso3 = reference_iso3
+            then 'filed under ' || areas || '; ' || city || ' is in ' || reference_iso3 || ' (ref_city_countries: '
+                 || evidence || ')'
+        when reference_among_filings
+            then 'filed under ' || areas || '; ' || city || ' is in ' || reference_iso3 || ', not in '
+                 || coalesce(country_iso3, area_code) || ' (ref_city_countries: ' || evidence || ')'
+        else 'filed under ' || areas || '; ref_city_countries names none of them: held out, not guessed (add the '
+             || 'city with its evidence to dbt/seeds/ref_city_countries.csv)'
     end as reason
 from judged

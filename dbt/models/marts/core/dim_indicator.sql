@@ -3,13 +3,10 @@
 -- The indicator dictionary: every series of fct_observation (and of the SDG catalogue) with its definition,
 -- its unit from the one unit list, the source's own code, URL and licence, the method note where the source
 -- has one, the years held, and the snapshot its definition came from.
-with held as (  -- the snapshots fct_observation holds: the newest of each source dataset
-    select *
-    from (
-        select c.*, dense_rank() over (partition by source_dataset order by loaded_at desc, snapshot_id desc) as rk
-        from {{ ref('int_series_coverage_counted') }} as c
-    ) as x
-    where rk = 1
+with held as (  -- the snapshots fct_observation can hold: the newest of each dataset and every member submission
+    select c.*
+    from {{ ref('int_series_coverage_counted') }} as c
+    where c.snapshot_id in (select snapshot_id from {{ source('ops', 'observation_snapshots') }})
 ),
 
 observed as (  -- a series several sources hold (an SDG series a member also reports) is described by the
