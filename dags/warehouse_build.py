@@ -77,9 +77,7 @@ with DAG(
             execution_config=execution_config,
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select,
                                        test_behavior=TestBehavior.BUILD, emit_datasets=False,
-                                       should_detach_multiple_parents_tests=True,
-                                       # ephemeral models are CTEs of the models that use them: no dbt call
-                                       ephemeral_models_as_empty_operator=True),
+                                       should_detach_multiple_parents_tests=True),
             # each model is its own dbt invocation: skip writing manifest/run_results JSON (nothing reads them:
             # the task state is the result) and the up-front relation cache (a query per schema); about 0.25 s
             # of dbt start-up saved per task, measured (docs/performance.md)

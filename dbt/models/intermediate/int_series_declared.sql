@@ -1,4 +1,3 @@
-{{ config(materialized='ephemeral') }}  -- a CTE of the models that read it: no table, no build task
 -- The series each registry entry declares (ops.datasets, the registry mirrored before every build), one row per
 -- source, dataset and the source's own series code: the name, unit, definition and method note the entry
 -- states. It fills what a source's data do not carry (World Bank and Stats NZ publish no unit) and the

@@ -1,4 +1,3 @@
-{{ config(materialized='ephemeral') }}  -- a CTE of the models that read it: no table, no build task
 -- Each source's unit codes → the one unit list (ref_units): the mapped codes of map_source_units, and every
 -- code of the list as itself for any source (source '*': the UN's PERCENT is PERCENT). The ingestion refuses a
 -- unit neither file knows (lgstats/units.py), so an observation's unit is never left unmapped.
