@@ -154,9 +154,10 @@ def fct_rows(url: str, where: str = "true") -> list[tuple]:
 
 @pytest.fixture(scope="session")
 def clean_replay(tmp_path_factory, pg_admin_url):
-    """One clean ``lgstats run --mode replay`` for the session; the UN SDG rows of its fct_observation are recorded
-    at once, as the reference other tests compare with (later tests may load more into that warehouse; the whole
-    table, OxCGRT's 568k daily values among them, would cost a worker half a gigabyte for rows nobody compares)."""
+    """One clean ``lgstats run --mode replay`` for the session; the UN SDG rows of its fct_observation and a
+    fingerprint of every mart are recorded at once, as the reference other tests compare with (later tests may
+    load more into that warehouse; the whole table, OxCGRT's 568k daily values among them, would cost a worker
+    half a gigabyte for rows nobody compares)."""
     import subprocess
     import sys
     from types import SimpleNamespace
@@ -165,5 +166,9 @@ def clean_replay(tmp_path_factory, pg_admin_url):
     env = {"LGSTATS_HOME": str(tmp_path_factory.mktemp("home")), "LGSTATS_WAREHOUSE_URL": url}
     proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "run", "--mode", "replay"],
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=900, cwd=PROJECT_DIR)
+    from tests.mart_fingerprint import fingerprint
+
+    ok = proc.returncode == 0
     return SimpleNamespace(env=env, url=url, proc=proc,
-                           fct=fct_rows(url, "source_dataset = 'un_sdg/series_data'") if proc.returncode == 0 else None)
+                           fct=fct_rows(url, "source_dataset = 'un_sdg/series_data'") if ok else None,
+                           marts=fingerprint(url) if ok else None)

@@ -16,7 +16,8 @@ import pytest
 
 from lgstats import registry, warehouse
 from lgstats.settings import PROJECT_DIR
-from tests.conftest import REPLAY, role_url
+from tests.conftest import FIXTURES, REPLAY, role_url
+from tests.mart_fingerprint import differences
 from tests.sdg_server import Fault, SdgServer
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +53,16 @@ def test_replay_run_succeeds_with_a_summary(replay_run):
     assert "checks:" in out and " 0 failed" in out
     assert url.rsplit("/", 1)[-1] in out  # the warehouse URL for BI tools
     assert all(n > 0 for n in counts(url).values()), counts(url)
+
+
+def test_the_marts_hold_the_recorded_rows(clean_replay):
+    """Row for row, every mart of a replay run is what tests/fixtures/marts_fingerprint.json records: a refactoring
+    (one route to the marts, wide marts declared as data) must not change a single value. A change that is meant
+    re-records the file (tests/mart_fingerprint.py says how) and the diff shows which marts and columns moved."""
+    assert clean_replay.marts is not None, clean_replay.proc.stdout[-3000:]
+    recorded = json.loads((FIXTURES / "marts_fingerprint.json").read_text(encoding="utf-8"))
+    problems = differences(recorded, clean_replay.marts)
+    assert not problems, "\n".join(problems)
 
 
 def test_a_reader_holding_a_mart_with_its_timeouts_lifted_cannot_stop_a_run(replay_run):
