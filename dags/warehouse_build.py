@@ -54,7 +54,7 @@ with DAG(
     def prepare_warehouse() -> str:
         """Schemas and raw tables exist (empty if never loaded) before dbt reads its sources."""
         from lgstats import warehouse
-        from lgstats.schema import ensure_all_raw_tables
+        from lgstats.raw_tables import ensure_all_raw_tables
 
         with warehouse.connect() as conn:
             ensure_all_raw_tables(conn)

@@ -62,7 +62,7 @@ def _session_passwords() -> None:
     the way an operator of an external server sets them: LGSTATS_<ROLE>_PASSWORD."""
     import secrets
 
-    from lgstats.access import ROLES, env_name
+    from lgstats.credentials import ROLES, env_name
 
     for role in ROLES:
         os.environ.setdefault(env_name(role), secrets.token_urlsafe(18))
@@ -101,7 +101,7 @@ def _database_url(admin_url: str, name: str) -> str:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    access.provision(url, name, Path(tempfile.gettempdir()), embedded=False)
+    access.provision(url, name, Settings(home=Path(tempfile.gettempdir())), embedded=False)
     return url
 
 
@@ -130,7 +130,7 @@ def fresh_database(pg_admin_url):
 def load_sample_submissions() -> list:
     """The synthetic sample submissions of data/replay, processed into the current warehouse."""
     from lgstats import warehouse
-    from lgstats.schema import ensure_all_raw_tables
+    from lgstats.raw_tables import ensure_all_raw_tables
     from lgstats.submissions import process
 
     with warehouse.connect() as conn:

@@ -19,12 +19,8 @@ this (``trust`` in its ``pg_hba.conf``) is migrated on its next start.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import logging
 import os
-import secrets
 import time
 from pathlib import Path
 
@@ -32,10 +28,11 @@ import psycopg
 from psycopg import sql
 
 from lgstats import locks, reader_guard
+from lgstats.credentials import ROLES, CredentialsError, write_private  # noqa: F401 - this module's vocabulary
+from lgstats.settings import Settings, parse_pg_url
 
 log = logging.getLogger(__name__)
 
-ROLES = {"admin": None, "pipeline": "lgstats_pipeline", "analyst": "lgstats_analyst", "bi": "lgstats_bi"}
 # Large objects are written through these functions, owned by no schema a reader is denied: a reader with
 # default_transaction_read_only switched off could fill the disk with them. Revoked from PUBLIC in the warehouse
 # database (the pipeline uses none of them).
@@ -52,96 +49,6 @@ local   all   all                  reject
 host    all   all   127.0.0.1/32   scram-sha-256
 host    all   all   ::1/128        scram-sha-256
 """
-
-
-class CredentialsError(RuntimeError):
-    pass
-
-
-def credentials_path(home: Path) -> Path:
-    return home / "warehouse" / "credentials.json"
-
-
-_held: dict[Path, int] = {}
-
-
-@contextlib.contextmanager
-def locked(home: Path):
-    """One process at a time initialises the server and writes the credentials (two first starts at once
-    must agree). Re-entrant within a process."""
-    folder = (home / "warehouse").resolve()
-    if _held.get(folder):
-        _held[folder] += 1
-        try:
-            yield
-        finally:
-            _held[folder] -= 1
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".credentials.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        _held[folder] = 1
-        try:
-            yield
-        finally:
-            _held[folder] = 0
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _read(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CredentialsError(f"{path} is not valid JSON ({exc}). Fix: restore it, or delete it and run "
-                               "`lgstats warehouse start` with the LGSTATS_<ROLE>_PASSWORD variables set to the "
-                               "passwords the server has.") from None
-    if not isinstance(data, dict):
-        raise CredentialsError(f"{path} must hold an object of role → password")
-    return {str(k): str(v) for k, v in data.items()}
-
-
-def write_private(path: Path, text: str) -> None:
-    """A secret file: mode 0600 from its creation, replaced atomically (never readable half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
-def _write(path: Path, data: dict[str, str]) -> None:
-    write_private(path, json.dumps(data, indent=2))
-
-
-def env_name(role: str) -> str:
-    return f"LGSTATS_{role.upper()}_PASSWORD"
-
-
-def password(home: Path, role: str) -> str:
-    """The password of a role: its environment variable, else the credentials file. Never generated here: a
-    password the server does not know is no use (``ensure_credentials`` makes them, at start)."""
-    if os.environ.get(env_name(role)):
-        return os.environ[env_name(role)]
-    stored = _read(credentials_path(home)).get(role)
-    if not stored:
-        raise CredentialsError(f"no password for the warehouse role {role!r}: {credentials_path(home)} lacks it "
-                               f"and {env_name(role)} is not set. Fix: run `lgstats warehouse start`.")
-    return stored
-
-
-def ensure_credentials(home: Path, roles: list[str]) -> None:
-    """Generate (once) the passwords of ``roles`` that no environment variable sets; file mode 0600."""
-    path = credentials_path(home)
-    with locked(home):
-        data = _read(path)
-        missing = [r for r in roles if not os.environ.get(env_name(r)) and not data.get(r)]
-        if missing or (path.exists() and path.stat().st_mode & 0o077):
-            data.update({r: secrets.token_urlsafe(24) for r in missing})
-            _write(path, data)
 
 
 def write_pwfile(folder: Path, secret: str, owner: str | None) -> Path:
@@ -200,16 +107,14 @@ def ensure_database(conn: psycopg.Connection, name: str, owner: str | None = Non
         pass
 
 
-def provision(admin_url: str, dbname: str, home: Path, *, embedded: bool) -> None:
+def provision(admin_url: str, dbname: str, settings: Settings, *, embedded: bool) -> None:
     """Create or update the three roles with their passwords, and give each only what it needs on ``dbname``.
     Run as the admin at every start: idempotent, and it repairs ownership left by older versions."""
-    from lgstats.settings import get_settings, parse_pg_url
-
     if parse_pg_url(admin_url).user in ROLES.values():
         return  # connected as one of the managed roles (a deployment's workers): set-up is the admin's job
-    ensure_credentials(home, [r for r in ROLES if r != "admin"])
-    secrets_ = {r: password(home, r) for r in ROLES if r != "admin"}
-    deadline_s = get_settings().lock_deadline_seconds
+    settings.ensure_passwords([r for r in ROLES if r != "admin"])
+    secrets_ = {r: settings.password(r) for r in ROLES if r != "admin"}
+    deadline_s = settings.lock_deadline_seconds
     for attempt in range(5):
         try:
             return _provision(admin_url, dbname, secrets_, embedded=embedded, deadline_s=deadline_s)
@@ -265,7 +170,6 @@ def _provision(admin_url: str, dbname: str, secrets_: dict[str, str], *, embedde
 
 def _logs_in(base: str, dbname: str, role: str, secret: str) -> bool:
     """Whether ``role`` logs in with ``secret``; only a refused password counts as no."""
-    from lgstats.settings import parse_pg_url
 
     params = parse_pg_url(f"{base}/{dbname}")
     try:

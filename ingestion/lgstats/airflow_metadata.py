@@ -19,7 +19,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from lgstats import access, locks
+from lgstats import access, credentials, locks
 from lgstats.settings import Settings
 
 CONN_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
@@ -38,8 +38,8 @@ def sql_alchemy_conn(s: Settings) -> str:
     if os.environ.get(CONN_ENV):
         return os.environ[CONN_ENV]
     name = database_name(s)
-    access.ensure_credentials(s.home, [name])
-    secret = access.password(s.home, name)
+    s.ensure_passwords([name])
+    secret = s.password(name)
     admin = s.admin_pg
     try:
         with psycopg.connect(admin.model_copy(update={"dbname": "postgres"}).url, autocommit=True,
@@ -64,6 +64,6 @@ def stack_secrets(airflow_home: Path) -> dict[str, str]:
     if not data.get("jwt_secret") or not data.get("fernet_key"):
         data = {"jwt_secret": secrets.token_urlsafe(32),
                 "fernet_key": urlsafe_b64encode(secrets.token_bytes(32)).decode()}
-        access.write_private(path, json.dumps(data))
+        credentials.write_private(path, json.dumps(data))
     return {"AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET") or data["jwt_secret"],
             "AIRFLOW__CORE__FERNET_KEY": os.environ.get("AIRFLOW__CORE__FERNET_KEY") or data["fernet_key"]}

@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lgstats import access, airflow_metadata, reader_guard, toolchain, warehouse
+from lgstats import airflow_metadata, credentials, reader_guard, toolchain, warehouse
 from lgstats.airflow_metadata import StackError
 from lgstats.settings import Settings, get_settings
 
@@ -76,7 +76,7 @@ def ensure_admin_password(airflow_home: Path) -> Path:
     path = admin_password_file(airflow_home)
     current = admin_password(airflow_home)
     if not current or path.stat().st_mode & 0o077:
-        access.write_private(path, json.dumps({"admin": current or secrets.token_urlsafe(18)}) + "\n")
+        credentials.write_private(path, json.dumps({"admin": current or secrets.token_urlsafe(18)}) + "\n")
     return path
 
 
@@ -101,7 +101,7 @@ def stack_env(s: Settings, executor: str, port: int, conn: str, broker_url: str 
     if broker_url:
         env["AIRFLOW__CELERY__BROKER_URL"] = broker_url
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + conn
-        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = os.environ.get("LGSTATS_WORKER_CONCURRENCY", "2")
+        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(s.worker_concurrency)
         # the workers' slots bound the work; the scheduler's own cap (4, sized for LocalExecutor) would leave
         # them idle while it waits for Celery to confirm finished tasks
         env["AIRFLOW__CORE__PARALLELISM"] = os.environ.get("AIRFLOW__CORE__PARALLELISM", "32")
@@ -178,8 +178,9 @@ def _workers_ready(stack: Stack) -> bool:
     return all("ready." in (stack.logs / f"{name}.log").read_text(errors="replace") for name in stack.workers())
 
 
-def serve(executor: str = "local", workers: int = 2, port: int = 8080, wait_seconds: float = 180) -> int:
+def serve(executor: str = "local", workers: int = 2, port: int | None = None, wait_seconds: float = 180) -> int:
     s = get_settings()
+    port = port or s.airflow_port
     warehouse.ensure_running(s)
     guard = warehouse.connect(s, autocommit=True)  # held while the stack runs; released if we die
     if not guard.execute("select pg_try_advisory_lock_shared(%s)", (warehouse.RUN_LOCK_KEY,)).fetchone()[0]:
@@ -194,7 +195,7 @@ def serve(executor: str = "local", workers: int = 2, port: int = 8080, wait_seco
         conn = airflow_metadata.sql_alchemy_conn(s)
         broker_url = None
         if executor == "celery":
-            redis_port = int(os.environ.get("LGSTATS_REDIS_PORT", "6380"))
+            redis_port = s.redis_port
             from lgstats import redis_broker
 
             proc, broker_url = redis_broker.start(s, redis_port)

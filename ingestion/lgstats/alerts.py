@@ -102,7 +102,9 @@ def _record(payload: dict, status: int | None, detail: str) -> None:
 def notify_failure(context: dict) -> None:
     payload = alert_payload(context)
     log.error("task failed: %s", payload)
-    record = os.environ.get("LGSTATS_FAILURE_FILE")
+    from lgstats.settings import get_settings
+
+    record = get_settings().failure_file
     if record:  # `lgstats run` collects failures here to explain them in its summary
         with open(record, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(payload, default=str) + "\n")

@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from lgstats.access import write_private
+from lgstats.credentials import write_private
 from lgstats.settings import PROJECT_DIR, Settings, get_settings
 
 BI_PROJECT = PROJECT_DIR / "bi" / "superset"
@@ -67,7 +67,7 @@ def paths(s: Settings | None = None) -> Paths:
 
 
 def port() -> int:
-    return int(os.environ.get("LGSTATS_BI_PORT", "8088"))
+    return get_settings().bi_port
 
 
 def _uv() -> str:

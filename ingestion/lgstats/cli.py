@@ -212,7 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         env = {**os.environ, **toolchain.airflow_env(s), "LGSTATS_MODE": args.mode}
         # Interactive runs fail fast: the HTTP clients retry on their own; task retries are the scheduler's.
-        env.setdefault("LGSTATS_TASK_RETRIES", os.environ.get("LGSTATS_TASK_RETRIES", "0"))
+        env.setdefault("LGSTATS_TASK_RETRIES", "0")
         os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "LGSTATS"))})
         _print("  airflow metadata ...")
         toolchain.ensure_airflow_db(s)
@@ -350,6 +350,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- docs, airflow
+def cmd_settings(args: argparse.Namespace) -> int:
+    from lgstats import settings
+
+    print(settings.variables_markdown() if args.markdown else settings.describe(), end="\n" * (not args.markdown))
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     from lgstats import docs_site, toolchain
 
@@ -439,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "local_indicator or covid_recovery_measure")
     sm.set_defaults(func=cmd_submit)
 
+    st = sub.add_parser("settings", help="the LGSTATS_* settings in force (secrets masked)")
+    st.add_argument("--markdown", action="store_true", help="every variable as the table of docs/operations.md")
+    st.set_defaults(func=cmd_settings)
+
     d = sub.add_parser("docs", help="build the dbt docs and the GX Data Docs into one static folder")
     d.add_argument("--out", help="folder (default: $LGSTATS_HOME/site)")
     d.set_defaults(func=cmd_docs)
@@ -459,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "triggerer; with celery also Redis and workers) until Ctrl-C")
     a.add_argument("--executor", choices=["local", "celery"], default="local")
     a.add_argument("--workers", type=int, default=2, help="Celery workers (celery only; default 2)")
-    a.add_argument("--port", type=int, default=int(os.environ.get("LGSTATS_AIRFLOW_PORT", "8080")))
+    a.add_argument("--port", type=int, default=None, help="API server port (default $LGSTATS_AIRFLOW_PORT, 8080)")
     a.set_defaults(func=cmd_airflow)
     return p
 

@@ -6,7 +6,6 @@ the task functions.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
@@ -14,6 +13,7 @@ from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from lgstats import registry
 from lgstats.alerts import notify_failure
 from lgstats.run_history import on_dag_run_end
+from lgstats.settings import get_settings
 
 START = datetime(2026, 1, 1)
 RUNBOOK = "docs/operations.md"
@@ -25,11 +25,12 @@ BUILD_TIMEOUT_MINUTES = 120  # warehouse_build and submissions tasks: far above 
 def default_args(owner: str, timeout_minutes: float = BUILD_TIMEOUT_MINUTES) -> dict:
     """Every task: an owner, retries with backoff, a failure alert, and an execution_timeout, so a task that
     hangs is failed (and alerted) instead of holding a worker forever."""
+    settings = get_settings()
     return {
         "owner": owner,
         "execution_timeout": timedelta(minutes=timeout_minutes),
-        "retries": int(os.environ.get("LGSTATS_TASK_RETRIES", "2")),
-        "retry_delay": timedelta(seconds=float(os.environ.get("LGSTATS_RETRY_DELAY_SECONDS", "60"))),
+        "retries": settings.task_retries,
+        "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
         "on_failure_callback": notify_failure,
@@ -60,11 +61,11 @@ def all_raw_assets() -> list[Asset]:
 def schedules_on() -> bool:
     """``LGSTATS_SCHEDULES=off``: the ingest DAGs run only when triggered (a staging or test stack that must
     not call the sources on its own); ``warehouse_build`` still follows its Assets."""
-    return os.environ.get("LGSTATS_SCHEDULES", "on").lower() not in ("off", "false", "0", "no")
+    return get_settings().schedules_on
 
 
 def default_mode() -> str:
-    return os.environ.get("LGSTATS_MODE", "live")
+    return get_settings().mode
 
 
 def logical_day() -> str:

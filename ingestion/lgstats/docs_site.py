@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lgstats import registry
-from lgstats.settings import export_warehouse_env, get_settings
+from lgstats.settings import get_settings, warehouse_env
 from lgstats.snapshots import Snapshot, partition_path
 from lgstats.toolchain import DBT_DIR, _bin
 
@@ -25,7 +25,7 @@ def _latest_partition(root: Path, source: str, dataset: str) -> Path | None:
 
 def start_dbt_docs(site: Path) -> subprocess.Popen:
     """``dbt docs generate`` in its own process, so the Data Docs render meanwhile on the other core."""
-    env = {**os.environ, **export_warehouse_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    env = {**os.environ, **warehouse_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     return subprocess.Popen([_bin("dbt"), "docs", "generate", "--static", "--project-dir", str(DBT_DIR),
                              "--profiles-dir", str(DBT_DIR), "--target-path", str(site / "dbt"), "--quiet"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,7 +160,9 @@ def record(conn: psycopg.Connection, report: GateReport, mode: str) -> None:
 
 def enforce(conn: psycopg.Connection) -> GateReport:
     """Run, record, and raise GateFailed unless LGSTATS_PUBLISH_GATES=warn."""
-    mode = os.environ.get("LGSTATS_PUBLISH_GATES", "enforce")
+    from lgstats.settings import get_settings
+
+    mode = get_settings().publish_gates
     report = run(conn)
     record(conn, report, mode)
     conn.commit()

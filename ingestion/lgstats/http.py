@@ -19,7 +19,7 @@ from urllib3 import exceptions as urllib3_errors
 from urllib3.util.retry import Retry
 
 from lgstats import __version__
-from lgstats.registry import HttpPolicy
+from lgstats.registry_model import HttpPolicy
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 

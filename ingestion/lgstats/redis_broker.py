@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from lgstats import access
+from lgstats import credentials
 from lgstats.airflow_metadata import StackError
 from lgstats.settings import Settings
 
@@ -24,7 +24,7 @@ ROLE = "redis"
 
 def config(folder: Path, port: int, password: str) -> Path:
     path = folder / "redis.conf"
-    access.write_private(path, "\n".join([
+    credentials.write_private(path, "\n".join([
         "bind 127.0.0.1", f"port {port}", "protected-mode yes", f'requirepass "{password}"',
         'save ""', "appendonly no", f"dir {folder}", f"logfile {folder / 'redis.log'}", "daemonize no", ""]))
     return path
@@ -36,8 +36,8 @@ def start(s: Settings, port: int) -> tuple[subprocess.Popen, str]:
     if not exe:
         raise StackError("redis-server is not installed (the Celery broker). Fix: `make system-packages`, or "
                          "`apt-get install redis-server` on Debian/Ubuntu.")
-    access.ensure_credentials(s.home, [ROLE])
-    secret = access.password(s.home, ROLE)
+    s.ensure_passwords([ROLE])
+    secret = s.password(ROLE)
     folder = s.airflow_home / "redis"
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([exe, str(config(folder, port, secret))], stdout=subprocess.DEVNULL,

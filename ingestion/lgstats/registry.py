@@ -1,131 +1,44 @@
-"""The source registry: one YAML file per source in ``ingestion/sources/``.
+"""The source registry: one YAML file per source in ``ingestion/sources/``, read and checked.
 
-Adding a dataset from a supported source is configuration: a new entry here and its GX suite.
+Adding a dataset from a supported source is configuration: a new entry here and its GX suite. The models of an
+entry are ``lgstats.registry_model``; this module reads the files and checks each dataset against its
+connector's keys and the unit list.
 """
 
 from __future__ import annotations
 
-import csv
-import os
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from lgstats.settings import PROJECT_DIR, SEEDS_DIR
-
-REGISTRY_DIR = PROJECT_DIR / "ingestion" / "sources"
-
-
-class RegistryError(ValueError):
-    """A registry file that does not say what lgstats can do: the message names the file, dataset and key."""
-
-
-class HttpPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    timeout_seconds: float = 60        # per connection attempt and per read
-    max_total_seconds: float = 600     # the whole fetch, waits for Retry-After included
-    retries: int = 6
-    backoff_factor: float = 0.5
-    max_bytes: int = 100_000_000       # one response body; a larger one is refused, never held whole
-    task_timeout_minutes: float = 60   # execution_timeout of each Airflow task of the source
-
-
-class Series(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    code: str
-    name: str
-    indicators: list[str] = Field(default_factory=list)
-    unit: str | None = None            # the source's own code or a code of the unit list (lgstats/units.py)
-    city_level: bool = False
-    definition: str | None = None      # the source's own definition, where its data do not carry one
-    method: str | None = None          # the source's method note, where it has one
-
-    @property
-    def goals(self) -> list[str]:
-        return [i.split(".")[0] for i in self.indicators]
-
-    @property
-    def targets(self) -> list[str]:
-        return [".".join(i.split(".")[:2]) for i in self.indicators]
-
-
-class ConnectorKeys(BaseModel):
-    """Base of each connector's ``DatasetSpec``: the keys only that connector reads; any other is refused."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Dataset(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: str
-    description: str | None = None
-    kind: str | None = None
-    endpoint: str = ""  # UN SDG, World Bank: path template; SDMX and PXWeb build theirs from `flow`/`table`
-    suite: str
-    raw_table: str
-    page_size: int = 1000
-    series: list[Series] = Field(default_factory=list)
-    areas: list[str] = Field(default_factory=list)
-    areas_from_seed: str | None = None
-    thresholds: dict[str, Any] = Field(default_factory=dict)
-    # A dataset whose rows reach marts.fct_observation through a hand-written staging model names it here;
-    # without it, an SDMX or PXWeb dataset's rows become observations from this entry alone
-    # (dbt/models/intermediate/int_registry_observations.sql; docs/sources.md).
-    staging_model: str | None = None
-
-    def area_codes(self) -> list[str]:
-        """Area codes as the API wants them: unpadded strings."""
-        codes = list(self.areas)
-        if self.areas_from_seed:
-            with open(SEEDS_DIR / f"{self.areas_from_seed}.csv", newline="", encoding="utf-8") as fh:
-                codes += [row["m49_code"] for row in csv.DictReader(fh)]
-        return [str(int(c)) if c.isdigit() else c for c in codes]
-
-
-class Source(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    title: str
-    connector: str
-    owner: str
-    base_url: str
-    licence: str
-    licence_url: str | None = None
-    expected_refresh_days: int
-    http: HttpPolicy = Field(default_factory=HttpPolicy)
-    auth: dict[str, str] | None = None  # {header, env, register}: an API key from the environment
-    # sources whose rows this source's rows refer to (PSA's provinces are PSGC areas of the registers):
-    # `lgstats run --source` ingests them too, so a build on a fresh warehouse has what its tests check
-    needs: list[str] = []
-    datasets: list[Dataset]
-
-    @property
-    def base_url_env(self) -> str:
-        return f"LGSTATS_{self.name.upper()}_BASE_URL"
-
-    def effective_base_url(self) -> str:
-        return (os.environ.get(self.base_url_env) or self.base_url).rstrip("/")
-
-    def dataset(self, name: str) -> Dataset:
-        for ds in self.datasets:
-            if ds.name == name:
-                return ds
-        raise KeyError(f"source {self.name!r} has no dataset {name!r}; known: {[d.name for d in self.datasets]}")
+from lgstats import connectors
+from lgstats.registry_model import (  # noqa: F401 - the registry's vocabulary, for its readers
+    ConnectorKeys,
+    Dataset,
+    Disaggregation,
+    HttpPolicy,
+    ObservationKeys,
+    RegistryError,
+    Series,
+    Source,
+)
+from lgstats.settings import REGISTRY_DIR, SEEDS_DIR  # noqa: F401 - REGISTRY_DIR: the default, for tests
 
 
 def _problem(exc: ValidationError) -> str:
-    return "; ".join(("unknown key" if e["type"] == "extra_forbidden" else e["msg"].lower())
-                     + f" {'.'.join(map(str, e['loc']))!r}" for e in exc.errors())
+    def one(e: dict) -> str:
+        if e["type"] == "value_error":  # a rule across keys: its message names what is wrong, as written
+            return e["msg"].removeprefix("Value error, ")
+        return ("unknown key" if e["type"] == "extra_forbidden" else e["msg"].lower()) + \
+            f" {'.'.join(map(str, e['loc']))!r}"
+    return "; ".join(one(e) for e in exc.errors())
 
 
 def check_dataset_keys(path: Path, src: Source, ds: Dataset) -> None:
     """A dataset's connector-specific keys (its connector's ``DatasetSpec``): an unknown or misspelt key is
     refused here, at load, instead of being silently ignored."""
-    from lgstats import connectors
-
     spec = getattr(connectors.get(src.connector), "DatasetSpec", None)
     extra = dict(ds.model_extra or {})
     if spec is None:
@@ -170,7 +83,9 @@ def check_units(path: Path, src: Source, ds: Dataset) -> None:
 
 def registry_dir() -> Path:
     """``ingestion/sources``, or ``$LGSTATS_REGISTRY_DIR`` (a copy with extra entries, e.g. in tests)."""
-    return Path(os.environ.get("LGSTATS_REGISTRY_DIR") or REGISTRY_DIR)
+    from lgstats.settings import get_settings
+
+    return get_settings().registry_dir
 
 
 def sources(directory: Path | None = None) -> dict[str, Source]:

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 
 from lgstats import toolchain, warehouse
-from lgstats.settings import export_warehouse_env
+from lgstats.settings import warehouse_env
 
 
 class DatasetsLeftOut(RuntimeError):
@@ -19,7 +19,7 @@ class DatasetsLeftOut(RuntimeError):
 
 def probe() -> list[dict]:
     """Run the probe (one dbt invocation) and return the datasets it left out."""
-    env = {**os.environ, **export_warehouse_env()}
+    env = {**os.environ, **warehouse_env()}
     with tempfile.TemporaryDirectory(prefix="lgstats-probe-") as target:
         proc = subprocess.run([toolchain._bin("dbt"), "run-operation", "probe_registry_datasets", "--project-dir",
                                str(toolchain.DBT_DIR), "--profiles-dir", str(toolchain.DBT_DIR), "--target-path",

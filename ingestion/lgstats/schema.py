@@ -84,7 +84,7 @@ create table if not exists ops.datasets (
 );
 -- how a dataset's rows become observations (int_registry_observations reads these; the registry writes them)
 alter table ops.datasets add column if not exists connector text;
-alter table ops.datasets add column if not exists staging_model text;
+alter table ops.datasets drop column if exists staging_model;  -- one route: no hand-written staging (issue 26)
 alter table ops.datasets add column if not exists area_fixed text;
 alter table ops.datasets add column if not exists area_scheme text;
 alter table ops.datasets add column if not exists time_variable text;
@@ -92,6 +92,9 @@ alter table ops.datasets add column if not exists series jsonb;
 alter table ops.datasets add column if not exists area_map text;
 alter table ops.datasets add column if not exists shape text;
 alter table ops.datasets add column if not exists series_prefix text;
+alter table ops.datasets add column if not exists series_dimensions jsonb;
+alter table ops.datasets add column if not exists series_label text;
+alter table ops.datasets add column if not exists disaggregation jsonb;
 -- the period the snapshot's data cover (issue 25): a release fetched today may end years ago
 alter table raw.snapshot_origins add column if not exists data_first_year integer;
 alter table raw.snapshot_origins add column if not exists data_last_year integer;
@@ -271,22 +274,33 @@ def sync_registry(conn: psycopg.Connection) -> None:
                 extra = ds.model_extra or {}
                 conn.execute(
                     """insert into ops.datasets (source, dataset, title, owner, licence, raw_table,
-                           expected_refresh_days, connector, staging_model, area_fixed, area_scheme, time_variable,
-                           series, area_map, shape, series_prefix, updated_at)
-                       values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                           expected_refresh_days, connector, area_fixed, area_scheme, time_variable,
+                           series, area_map, shape, series_prefix, series_dimensions, series_label, disaggregation,
+                           updated_at)
+                       values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
                        on conflict (source, dataset) do update set title = excluded.title, owner = excluded.owner,
                            licence = excluded.licence, raw_table = excluded.raw_table,
                            expected_refresh_days = excluded.expected_refresh_days, connector = excluded.connector,
-                           staging_model = excluded.staging_model, area_fixed = excluded.area_fixed,
+                           area_fixed = excluded.area_fixed,
                            area_scheme = excluded.area_scheme, time_variable = excluded.time_variable,
                            series = excluded.series, area_map = excluded.area_map, shape = excluded.shape,
-                           series_prefix = excluded.series_prefix, updated_at = now()""",
+                           series_prefix = excluded.series_prefix, series_dimensions = excluded.series_dimensions,
+                           series_label = excluded.series_label, disaggregation = excluded.disaggregation,
+                           updated_at = now()""",
                     (src.name, ds.name, src.title, src.owner, src.licence, f"raw.{ds.raw_table}",
-                     src.expected_refresh_days, src.connector, ds.staging_model, extra.get("area"),
+                     src.expected_refresh_days, src.connector, extra.get("area"),
                      extra.get("area_scheme"), extra.get("time_variable"),
                      json.dumps([s.model_dump(include={"code", "name", "unit", "definition", "method"})
                                 for s in ds.series]),
-                     extra.get("area_map"), extra.get("shape"), extra.get("series_prefix")))
+                     extra.get("area_map"), extra.get("shape"), extra.get("series_prefix"),
+                     _json_or_null(extra.get("series_dimensions")), extra.get("series_label"),
+                     _json_or_null(extra.get("disaggregation"))))
+
+
+def _json_or_null(value) -> str | None:
+    import json
+
+    return json.dumps(value) if value else None
 
 
 def record_run(conn: psycopg.Connection, *, dag_id: str, run_id: str, logical_date, started_at, finished_at,
@@ -319,19 +333,3 @@ def ensure_submission_tables(conn: psycopg.Connection, tpl) -> str:
         row_number integer not null, "values" jsonb not null, problems jsonb not null)""").format(
         sql.Identifier(table)))
     return table
-
-
-def ensure_all_raw_tables(conn: psycopg.Connection) -> None:
-    """Every raw table dbt reads, empty if nothing was loaded yet, so any subset of sources can be built."""
-    from lgstats import connectors, registry
-    from lgstats.submissions import contract
-
-    bootstrap(conn)
-    sync_registry(conn)
-    with conn.transaction():
-        for src in registry.sources().values():
-            mod = connectors.get(src.connector)
-            for ds in src.datasets:
-                ensure_raw_table(conn, ds.raw_table, mod.columns(ds))
-        for tpl in contract.templates().values():
-            ensure_submission_tables(conn, tpl)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lgstats.settings import PROJECT_DIR, Settings, export_warehouse_env, get_settings
+from lgstats.settings import PROJECT_DIR, Settings, get_settings, warehouse_env
 
 DBT_DIR = PROJECT_DIR / "dbt"
 MANIFEST = DBT_DIR / "target" / "manifest.json"
@@ -33,7 +33,7 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
     from lgstats.access import CredentialsError
 
     try:
-        env.update(export_warehouse_env(s))
+        env.update(warehouse_env(s))
     except CredentialsError:  # no warehouse set up yet (parsing DAGs needs none); tasks that connect will say so
         pass
     return env

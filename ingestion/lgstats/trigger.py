@@ -8,7 +8,6 @@ until all are finished; each task's state is printed with the worker it ran on a
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +33,8 @@ class AirflowAPI:
 
     @classmethod
     def login(cls, s: Settings) -> AirflowAPI:
-        base = os.environ.get("LGSTATS_AIRFLOW_URL")
-        password = os.environ.get("LGSTATS_AIRFLOW_PASSWORD")
+        base = s.airflow_url
+        password = s.airflow_password
         if not base:
             state = airflow_stack.read_state(s)
             if state is None:
@@ -43,7 +42,7 @@ class AirflowAPI:
                                    "--executor celery`, or set LGSTATS_AIRFLOW_URL to your Airflow's API.")
             base = state["url"]
             password = password or airflow_stack.admin_password(s.airflow_home)
-        user = os.environ.get("LGSTATS_AIRFLOW_USER", "admin")
+        user = s.airflow_user
         try:
             resp = requests.post(f"{base}/auth/token", json={"username": user, "password": password or ""},
                                  timeout=30)

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from lgstats import private_home
+from lgstats import credentials, private_home
 from lgstats.settings import WAREHOUSE_DB, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,8 @@ def _initdb(s: Settings) -> None:
         ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
         entry = pwd.getpwnam(user)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
-    access.ensure_credentials(s.home, ["admin"])
-    pwfile = access.write_pwfile(pgdata.parent, access.password(s.home, "admin"), user)
+    s.ensure_passwords(["admin"])
+    pwfile = access.write_pwfile(pgdata.parent, s.password("admin"), user)
     try:
         initdb(["--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=utf8", "-U", "postgres",
                 f"--pwfile={pwfile}"], pgdata=pgdata, **_as_server(user))
@@ -106,11 +106,11 @@ def _migrate_trust(s: Settings) -> None:
     server still trusts, then switch to passwords and reload. Nothing else changes."""
     from lgstats import access
 
-    access.ensure_credentials(s.home, ["admin"])
+    s.ensure_passwords(["admin"])
     admin = s.admin_pg.model_copy(update={"dbname": "postgres", "password": ""})
     with psycopg.connect(admin.url, autocommit=True, connect_timeout=10) as conn:
         conn.execute(sql.SQL("alter role postgres with password {}").format(
-            sql.Literal(access.password(s.home, "admin"))))
+            sql.Literal(s.password("admin"))))
         access.harden_hba(s.pgdata)
         conn.execute("select pg_reload_conf()")
     log.warning("warehouse in %s migrated from trust to password authentication", s.pgdata)
@@ -127,7 +127,7 @@ def start(settings: Settings | None = None) -> str:
         return s.admin_pg.url
     pgdata = s.pgdata
     private_home.secure(s.home, server_user(s))
-    with access.locked(s.home):  # two first starts at once: one initialises, the other waits for it
+    with credentials.locked(s.home):  # two first starts at once: one initialises, the other waits for it
         if not (pgdata / "PG_VERSION").exists():
             log.info("initialising the embedded warehouse in %s", pgdata)
             _initdb(s)
@@ -232,7 +232,7 @@ def _ensure_database(s: Settings) -> None:
                 access.ensure_database(conn, admin.dbname)
         except psycopg.OperationalError as exc:
             raise WarehouseError(f"cannot reach the warehouse at {admin.safe_url}: {exc}") from exc
-    access.provision(admin.url, admin.dbname, s.home, embedded=not s.external_warehouse)
+    access.provision(admin.url, admin.dbname, s, embedded=not s.external_warehouse)
 
 
 def _log_tail(pgdata: Path, lines: int = 15) -> str:

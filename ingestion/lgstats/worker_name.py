@@ -8,9 +8,10 @@ Airflow does by default.
 
 from __future__ import annotations
 
-import os
 import socket
 
 
 def hostname() -> str:
-    return os.environ.get("LGSTATS_WORKER_NAME") or socket.getfqdn()
+    from lgstats.settings import get_settings
+
+    return get_settings().worker_name or socket.getfqdn()

@@ -113,3 +113,24 @@ def test_a_misspelt_registry_key_stops_lgstats_run_at_once_naming_it(tmp_path, g
     assert "Traceback" not in proc.stderr and f"unknown key '{key}'" in proc.stderr
     assert str(folder / "pdh.yml") in proc.stderr
     assert "warehouse" not in proc.stdout  # refused before anything started
+
+
+@pytest.mark.parametrize("keys,named", [
+    ("series_dimensions: [INDICATOR, UNIT]", "UNIT"),                      # UNIT_MEASURE is an attribute here
+    ('series_label: "{INDICATOR} ({SEXE})"', "SEXE"),
+    ("disaggregation: {dimension: GENDER, total: _T}", "GENDER"),
+])
+def test_composite_code_keys_must_name_the_datasets_own_dimensions(tmp_path, keys, named):
+    """One route (issue 26): what a staging model once hand-coded is stated in the entry, and a name that is not
+    a dimension of the dataset is refused when the registry is read, naming file, dataset and the name."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    (folder / "pdh.yml").write_text(ENTRY + f"    {keys}\n", encoding="utf-8")
+    with pytest.raises(registry.RegistryError) as refused:
+        registry.sources(folder)
+    message = str(refused.value)
+    assert str(folder / "pdh.yml") in message and "'population'" in message and named in message
+    (folder / "pdh.yml").write_text(ENTRY + "    series_dimensions: [INDICATOR, SEX]\n"
+                                    '    series_label: "{INDICATOR} ({SEX})"\n'
+                                    "    disaggregation: {dimension: AGE, total: _T}\n", encoding="utf-8")
+    assert registry.sources(folder)["pdh"].datasets[0].model_extra["series_dimensions"] == ["INDICATOR", "SEX"]

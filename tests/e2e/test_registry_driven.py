@@ -1,6 +1,7 @@
 """One declaration per dataset: an SDMX dataset with quarterly periods and a fixed area, an SDMX dataset with
-ISO3 area codes, one with subnational codes through an existing mapping file, and a PXWeb table with monthly
-periods each reach marts.fct_observation and dim_indicator from their registry entry alone, in a real
+ISO3 area codes, one with subnational codes through an existing mapping file, one with composite series codes, a
+breakdown with a total and names from its labels, and a PXWeb table with monthly periods each reach
+marts.fct_observation and dim_indicator from their registry entry alone, in a real
 `lgstats run --mode live` against local servers."""
 
 from __future__ import annotations
@@ -131,6 +132,33 @@ datasets:
     suite: sdmx__observations
     raw_table: nos__no_series
 """,
+    # issue 26: a composite series code (measure and unit), the name from the data's labels and a breakdown
+    # with a total, all stated in the entry (OECD's SNG-WOFI takes the same route)
+    "cmp": """
+name: cmp
+title: Test SDMX source with composite series codes
+connector: sdmx
+owner: data-eng
+base_url: https://sdmx.example.org/rest
+licence: "test entry"
+expected_refresh_days: 100
+datasets:
+  - name: finance
+    agency: TST
+    flow: DF_M
+    version: "1.0"
+    format: csvfilewithlabels
+    dimensions: [REF_AREA, MEASURE, SECTOR, UNIT_MEASURE]
+    area_dimension: REF_AREA
+    area_scheme: iso3
+    measure_dimension: MEASURE
+    series_prefix: CMP.
+    series_dimensions: [MEASURE, UNIT_MEASURE]
+    series_label: "Test: {MEASURE} ({UNIT_MEASURE})"
+    disaggregation: {dimension: SECTOR, total: ALL}
+    suite: sdmx__observations
+    raw_table: cmp__finance
+""",
     "tab": """
 name: tab
 title: Test tabular source
@@ -162,6 +190,14 @@ BY_LGA = ("DATAFLOW,REGION,MEASURE,TIME_PERIOD,OBS_VALUE\n"
           "TST:DF_L(1.0),31000,POP,2024,100\nTST:DF_L(1.0),15750,POP,2024,5\n")
 NO_SERIES = "DATAFLOW,REF_AREA,MEASURE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE\nTST:DF_N(1.0),FJI,RATE,2021,7.5,PERCENT\n"
 SCORES = "iso3,year,score\nNPL,2020,3.25\n"
+COMPOSITE = ("STRUCTURE,STRUCTURE_ID,STRUCTURE_NAME,ACTION,REF_AREA,Reference area,MEASURE,Measure,SECTOR,Sector,"
+             "UNIT_MEASURE,Unit of measure,TIME_PERIOD,Time period,OBS_VALUE,Observation value\n"
+             "dataflow,TST:DF_M(1.0),Test finance,I,PHL,Philippines,EXP,Expenditure,ALL,All levels,PERCENT,Percent,"
+             "2022,2022,5.5,5.5\n"
+             "dataflow,TST:DF_M(1.0),Test finance,I,PHL,Philippines,EXP,Expenditure,LOC,Local,PERCENT,Percent,"
+             "2022,2022,2.25,2.25\n"
+             "dataflow,TST:DF_M(1.0),Test finance,I,PHL,Philippines,EXP,Expenditure,ALL,All levels,NUMBER,Number,"
+             "2022,2022,100,100\n")
 SERVED = {"quarterly": QUARTERLY}  # what the local SDMX server answers for DF_Q (the second run gets a revision)
 MONTHS = ["2023M01", "2023M02", "2023M03"]
 META = {"title": "Arrivals", "variables": [
@@ -180,7 +216,7 @@ def jsonstat(query: dict) -> dict:
 
 def sdmx(request) -> Response:
     body = (SERVED["quarterly"] if "DF_Q" in request.path else BY_LGA if "DF_L" in request.path
-            else NO_SERIES if "DF_N" in request.path else BY_COUNTRY)
+            else NO_SERIES if "DF_N" in request.path else COMPOSITE if "DF_M" in request.path else BY_COUNTRY)
     return Response(body, content_type="application/vnd.sdmx.data+csv; charset=utf-8")
 
 
@@ -204,10 +240,10 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
            "LGSTATS_REGISTRY_DIR": str(folder), "LGSTATS_QTR_BASE_URL": httpserver.url_for("/rest"),
            "LGSTATS_ISO_BASE_URL": httpserver.url_for("/rest"), "LGSTATS_LGA_BASE_URL": httpserver.url_for("/rest"),
            "LGSTATS_PXW_BASE_URL": httpserver.url_for("/px"), "LGSTATS_NOS_BASE_URL": httpserver.url_for("/rest"),
-           "LGSTATS_TAB_BASE_URL": httpserver.url_for("/files")}
+           "LGSTATS_TAB_BASE_URL": httpserver.url_for("/files"), "LGSTATS_CMP_BASE_URL": httpserver.url_for("/rest")}
     proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "run", "--mode", "live",
                            "--source", "qtr", "--source", "iso", "--source", "lga", "--source", "pxw",
-                           "--source", "nos", "--source", "tab"], env=env,
+                           "--source", "nos", "--source", "tab", "--source", "cmp"], env=env,
                           cwd=PROJECT_DIR,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -219,6 +255,10 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
         indicators = dict((c, (n, u)) for c, n, u in q(
             "select series_code, series_name, unit from marts.dim_indicator where series_code like any "
             "(array['qtr.%', 'iso.%', 'lga.%', 'pxw.%', 'nos.%', 'tab.%'])"))
+        composite = q("select series_code, area_code, year, disaggregation, value::text, unit "
+                      "from marts.fct_observation where source_dataset = 'cmp/finance' order by 1, 4")
+        composite_names = q("select series_code, series_name, unit from marts.dim_indicator "
+                            "where series_code like 'CMP.%' order by 1")
         unmapped = q("select source_dataset, source_area from intermediate.int_areas_unmapped "
                      "where source_dataset in ('iso/by_country', 'lga/by_lga') order by 1")
     assert rows == [
@@ -240,6 +280,11 @@ def test_new_datasets_reach_the_marts_from_their_registry_entry_alone(tmp_path, 
                           "pxw.0": ("Test monthly arrivals", "PERSONS"),
                           "nos.RATE": ("nos.RATE", "PERCENT"),   # no declared name: the code, never invented
                           "tab.SCORE": ("tab.SCORE", "INDEX")}
+    assert composite == [("CMP.EXP.NUMBER", "608", 2022, "_T", "100", "NUMBER"),
+                         ("CMP.EXP.PERCENT", "608", 2022, "SECTOR=LOC", "2.25", "PERCENT"),
+                         ("CMP.EXP.PERCENT", "608", 2022, "_T", "5.5", "PERCENT")]
+    assert composite_names == [("CMP.EXP.NUMBER", "Test: Expenditure (Number)", "NUMBER"),
+                               ("CMP.EXP.PERCENT", "Test: Expenditure (Percent)", "PERCENT")]
     # outside the area list or the mapping file: kept and listed, not dropped
     assert unmapped == [("iso/by_country", "USA"), ("lga/by_lga", "15750")]
     after = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_DIR, capture_output=True, text=True).stdout

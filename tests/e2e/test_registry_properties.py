@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from werkzeug import Response
 
 from lgstats import pipeline, registry, toolchain
-from lgstats.schema import ensure_all_raw_tables
-from lgstats.settings import PROJECT_DIR, export_warehouse_env
+from lgstats.raw_tables import ensure_all_raw_tables
+from lgstats.settings import PROJECT_DIR, warehouse_env
 from tests.conftest import dbt_target_path
 
 pytestmark = pytest.mark.e2e
@@ -139,7 +139,7 @@ def bench(tmp_path_factory, fresh_database):
 
 
 def _dbt(*args: str) -> str:
-    env = {**os.environ, **export_warehouse_env()}
+    env = {**os.environ, **warehouse_env()}
     proc = subprocess.run([toolchain._bin("dbt"), *args, "--project-dir", str(toolchain.DBT_DIR), "--profiles-dir",
                            str(toolchain.DBT_DIR), "--target-path", dbt_target_path()], env=env, capture_output=True,
                           text=True, cwd=toolchain.DBT_DIR)

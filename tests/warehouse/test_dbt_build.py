@@ -8,7 +8,7 @@ import subprocess
 import psycopg
 
 from lgstats import pipeline
-from lgstats.settings import export_warehouse_env
+from lgstats.settings import warehouse_env
 from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions
 
@@ -17,7 +17,7 @@ def test_dbt_build_passes_and_marts_trace_to_their_sidecar(warehouse_url):
     for dataset in ("geoarea_list", "series_list", "series_data"):
         pipeline.load(pipeline.fetch("un_sdg", dataset, "2026-11-28", "replay"))
     load_sample_submissions()
-    env = {**os.environ, **export_warehouse_env()}
+    env = {**os.environ, **warehouse_env()}
     proc = subprocess.run([_bin("dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
                            "--target-path", dbt_target_path()], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]

@@ -11,6 +11,7 @@ import pytest
 from lgstats import pipeline, warehouse
 from lgstats.connectors import un_sdg
 from lgstats.loading import load_snapshot
+from lgstats.settings import Settings
 from lgstats.snapshots import Snapshot
 
 
@@ -127,7 +128,7 @@ def test_two_databases_set_up_at_once_on_one_server_both_get_their_roles(pg_admi
 
     def provision(name: str) -> None:
         try:
-            access.provision(f"{base}/{name}", name, tmp_path, embedded=False)
+            access.provision(f"{base}/{name}", name, Settings(home=tmp_path), embedded=False)
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from lgstats import gates, pipeline, registry
-from lgstats.settings import PROJECT_DIR, export_warehouse_env
+from lgstats.settings import PROJECT_DIR, warehouse_env
 from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions, role_url
 
@@ -19,7 +19,7 @@ MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "dim_unit", "fct_observati
 
 
 def dbt(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **export_warehouse_env()}
+    env = {**os.environ, **warehouse_env()}
     return subprocess.run([_bin("dbt"), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
                            "--target-path", dbt_target_path()], env=env, capture_output=True, text=True)
 

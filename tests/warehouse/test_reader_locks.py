@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from lgstats import access, locks, reader_guard, warehouse
+from lgstats.settings import Settings
 from tests.conftest import role_url
 
 # every lock the pipeline takes: the provision, run, submission, raw-table, bootstrap and DDL keys
@@ -130,7 +131,8 @@ def test_a_readers_own_password_change_is_detected_and_repaired_at_the_next_star
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(bi, connect_timeout=5)
     caplog.set_level(logging.WARNING, logger="lgstats.access")
-    access.provision(warehouse_url, warehouse_url.rsplit("/", 1)[1], Path(tempfile.gettempdir()), embedded=False)
+    access.provision(warehouse_url, warehouse_url.rsplit("/", 1)[1], Settings(home=Path(tempfile.gettempdir())),
+                     embedded=False)
     assert any("lgstats_bi could not log in" in r.getMessage() for r in caplog.records)
     with psycopg.connect(bi, connect_timeout=5) as conn:  # BI tools are back in
         assert conn.execute("select current_user").fetchone() == ("lgstats_bi",)

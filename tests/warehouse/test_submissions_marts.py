@@ -9,14 +9,14 @@ import subprocess
 import psycopg
 import pytest
 
-from lgstats.settings import export_warehouse_env
+from lgstats.settings import warehouse_env
 from lgstats.submissions import contract, process
 from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions
 
 
 def dbt_build() -> None:
-    env = {**os.environ, **export_warehouse_env()}
+    env = {**os.environ, **warehouse_env()}
     proc = subprocess.run([_bin("dbt"), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
                            "--target-path", dbt_target_path()], env=env, capture_output=True, text=True)
     failed = [line for line in proc.stdout.splitlines() if "ERROR" in line or "Failure" in line or "Error" in line]
@@ -83,7 +83,7 @@ def test_area_codes_are_checked_against_the_register_with_closest_matches(wareho
     """A local government may be named by its member code or its official register code; any other code is
     quarantined with the reason and the register areas closest by name."""
     from lgstats import warehouse
-    from lgstats.schema import ensure_all_raw_tables
+    from lgstats.raw_tables import ensure_all_raw_tables
 
     with warehouse.connect() as conn:
         ensure_all_raw_tables(conn)

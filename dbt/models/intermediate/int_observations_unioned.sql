@@ -27,31 +27,8 @@ with observations as (
     from {{ ref('stg_world_bank__indicators') }} as w
 
     union all
-    -- National statistics offices and the OECD with their own staging models, mapped areas only
-    -- (unmapped rows: int_areas_unmapped)
-    select
-        n.series_code, n.area_code, n.year, n.period, n.disaggregation, '_Z', n.value, n.value::text,
-        n.value_qualifier, n.unit, null::text, n.snapshot_id, null::text, n.measure
-    from (
-        select series_code, area_code, year, nullif(time_period, year::text) as period, '_T' as disaggregation,
-            value, obs_status as value_qualifier, unit, snapshot_id, measure
-        from {{ ref('stg_abs__erp_lga') }}
-        union all
-        select series_code, area_code, year, nullif(time_period, year::text), '_T', value, obs_status, unit,
-            snapshot_id, measure
-        from {{ ref('stg_stats_nz__agr_forestry') }}
-        union all
-        select series_code, area_code, year, nullif(time_period, year::text), disaggregation, value, obs_status,
-            unit, snapshot_id, measure
-        from {{ ref('stg_oecd__sng_wofi_finance') }}
-        union all
-        select series_code, area_code, year, null, '_T', value, status, unit, snapshot_id, series_code
-        from {{ ref('stg_psa__poverty_incidence') }}
-    ) as n
-    where n.area_code is not null
-
-    union all
-    -- Every other SDMX or PXWeb dataset, from its registry entry alone (mapped areas only)
+    -- Every SDMX, PXWeb and tabular dataset (national statistics offices, the OECD, the IMF, OWID, OxCGRT),
+    -- from its registry entry alone: one route (mapped areas only; unmapped rows: int_areas_unmapped)
     select
         r.series_code, r.area_code, r.year, r.period, r.disaggregation, '_Z', r.value, r.value_text,
         r.value_qualifier, r.unit, null::text, r.snapshot_id, r.source_dataset, r.source_series_code

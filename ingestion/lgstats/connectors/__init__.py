@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from importlib import import_module
 from typing import Any, Protocol, cast, runtime_checkable
 
-from lgstats.registry import Dataset, Source
+from lgstats.registry_model import Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from lgstats import units
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
-from lgstats.registry import ConnectorKeys, Dataset, Source
+from lgstats.registry_model import Dataset, ObservationKeys, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 COLUMNS: list[tuple[str, str]] = [
@@ -43,7 +43,7 @@ COLUMNS: list[tuple[str, str]] = [
 FOOTNOTE = re.compile(r"(?:(?:\s+|\s*,\s*)(?:[a-z]?\d*/[a-z0-9]*|r\d+))+\s*$", re.IGNORECASE)
 
 
-class DatasetSpec(ConnectorKeys):
+class DatasetSpec(ObservationKeys):
     """The PXWeb keys of a registry dataset (besides the common ones); any other key is refused at load."""
 
     table: str
@@ -52,9 +52,9 @@ class DatasetSpec(ConnectorKeys):
     measure_variable: str | None = None
     time_variable: str | None = None
     area_map: str | None = None
-    # how rows become observations without a staging model: the area of every row, or the scheme of codes
-    area: str | None = None          # a fixed M49 code, e.g. "036"
-    area_scheme: str | None = None   # iso3 or m49: codes of the area dimension
+
+    def dimension_names(self) -> list[str]:
+        return list(self.selection)
 
 
 def columns(dataset: Dataset) -> list[tuple[str, str]]:

@@ -37,7 +37,7 @@ from urllib.parse import unquote
 from pydantic import ValidationError
 
 from lgstats.http import Deadline, ResponseError, make_session, request_checked
-from lgstats.registry import ConnectorKeys, Dataset, Source
+from lgstats.registry_model import ConnectorKeys, Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 COLUMNS: list[tuple[str, str]] = [

@@ -16,14 +16,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 from lgstats import units
 from lgstats.connectors.cells import decimal_cell
 from lgstats.http import ApiError, Deadline, ResponseError, make_session, request_checked
-from lgstats.registry import ConnectorKeys, Dataset, Source
+from lgstats.registry_model import Dataset, ObservationKeys, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 COLUMNS: list[tuple[str, str]] = [
@@ -55,7 +54,7 @@ class SchemaDrift(ApiError):
     """The source's structure is no longer what the registry declares (not retried: it will not heal)."""
 
 
-class DatasetSpec(ConnectorKeys):
+class DatasetSpec(ObservationKeys):
     """The SDMX keys of a registry dataset (besides the common ones); any other key is refused at load."""
 
     agency: str
@@ -70,9 +69,9 @@ class DatasetSpec(ConnectorKeys):
     area_dimension: str | None = None
     measure_dimension: str | None = None
     area_map: str | None = None
-    # how rows become observations without a staging model: the area of every row, or the scheme of codes
-    area: str | None = None          # a fixed M49 code, e.g. "036"
-    area_scheme: str | None = None   # iso3 or m49: codes of the area dimension
+
+    def dimension_names(self) -> list[str]:
+        return list(self.dimensions)
 
 
 def columns(dataset: Dataset) -> list[tuple[str, str]]:
@@ -180,7 +179,9 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     auth = source.auth or {}
     secret = {}
     if auth:
-        key = os.environ.get(auth["env"])
+        from lgstats.settings import Settings
+
+        key = Settings.named_variable(auth["env"])
         if not key:
             where = auth.get("register", "see the source's documentation")
             raise ApiError(f"{source.name}: the API needs a key in ${auth['env']} ({where}); set it in the "

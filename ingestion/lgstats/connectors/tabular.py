@@ -34,7 +34,8 @@ from pydantic import ValidationError
 from lgstats import units
 from lgstats.connectors.cells import decimal_cell
 from lgstats.http import Deadline, ResponseError, make_session, request_checked
-from lgstats.registry import SEEDS_DIR, ConnectorKeys, Dataset, Source
+from lgstats.registry_model import ConnectorKeys, Dataset, Source
+from lgstats.settings import SEEDS_DIR
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 FIXED: list[tuple[str, str]] = [("snapshot_id", "text not null"), ("source_file", "text not null"),

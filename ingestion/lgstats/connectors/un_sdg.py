@@ -18,7 +18,7 @@ import msgspec
 
 from lgstats import units
 from lgstats.http import Deadline, FetchError, get_json, make_session
-from lgstats.registry import Dataset, Source
+from lgstats.registry_model import Dataset, Source
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 # name, PostgreSQL type: the raw table, in COPY order.

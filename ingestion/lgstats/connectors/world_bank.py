@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from lgstats.http import ApiError, Deadline, ResponseError, get_json, make_session
-from lgstats.registry import SEEDS_DIR, ConnectorKeys, Dataset, Source
+from lgstats.registry_model import ConnectorKeys, Dataset, Source
+from lgstats.settings import SEEDS_DIR
 from lgstats.snapshots import Snapshot, SnapshotWriter
 
 COLUMNS: list[tuple[str, str]] = [

@@ -10,8 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
-from lgstats.registry import SEEDS_DIR
-from lgstats.settings import PROJECT_DIR
+from lgstats.settings import PROJECT_DIR, SEEDS_DIR
 
 TEMPLATES = PROJECT_DIR / "ingestion" / "submissions" / "templates.yml"
 

@@ -42,15 +42,10 @@ un_observed as (  -- UN series the catalogue lacks: the names and goals their ro
     order by series_code, observations desc
 ),
 
-named as (  -- names the national and OECD rows carry, and members' names of their local indicators
+named as (  -- names the registry datasets' rows carry (their entry's series_label), and members' names of their
+            -- local indicators
     select distinct on (series_code) series_code, series_name
     from (
-        select series_code, 'Estimated resident population (ABS, by LGA)' as series_name from {{ ref('stg_abs__erp_lga') }}
-        union all
-        select series_code, 'SNG-WOFI: ' || series_name from {{ ref('stg_oecd__sng_wofi_finance') }}
-        union all
-        select series_code, 'PSA: ' || series_name from {{ ref('stg_psa__poverty_incidence') }}
-        union all
         select series_code, series_name from {{ ref('int_registry_observations') }} where series_name is not null
         union all
         select indicator_code, indicator_name from {{ ref('stg_submissions__local_indicator') }}
