@@ -345,7 +345,7 @@ def bundle(s: Settings) -> dict[str, dict]:
     notes: dict[str, str] = {}
     with psycopg.connect(s.role_pg("bi").url, autocommit=True) as conn:  # as the role Superset reads with
         for path in sorted((ASSETS / "charts").glob("*.yaml")):
-            chart = yaml.safe_load(path.read_text())
+            chart = chart_with_dataset_uuid(path, set(datasets))
             d = datasets[chart["dataset_uuid"]]
             if d["uuid"] not in notes:
                 notes[d["uuid"]] = source_note(conn, d["table_name"], [c["column_name"] for c in d["columns"]],
@@ -355,6 +355,36 @@ def bundle(s: Settings) -> dict[str, dict]:
     for path in sorted((ASSETS / "dashboards").glob("*.yaml")):
         files[f"dashboards/{path.name}"] = yaml.safe_load(path.read_text())
     return files
+
+
+def chart_with_dataset_uuid(path: Path, known: set[str]) -> dict:
+    """A chart file names its dataset (a mart, or a virtual dataset of assets/datasets/); Superset's bundle wants
+    the dataset's uuid, which is derived from that name here, never computed by hand."""
+    chart = yaml.safe_load(path.read_text())
+    name = chart.pop("dataset", None)
+    uuid_ = _uuid("dataset", str(name))
+    if uuid_ not in known:
+        raise ValueError(f"{path}: dataset {name!r} is neither a mart nor a file of {ASSETS / 'datasets'}; "
+                         "fix the chart's `dataset:` line")
+    return {**chart, "dataset_uuid": uuid_}
+
+
+def dashboard_marts() -> dict[str, dict]:
+    """Each Superset dashboard (by slug): its title, description and the marts its charts read (a virtual
+    dataset reads the mart it is `based_on`). The dbt exposures are checked against this."""
+    based_on = {p.stem: yaml.safe_load(p.read_text())["based_on"] for p in (ASSETS / "datasets").glob("*.yaml")}
+    charts = {}
+    for path in (ASSETS / "charts").glob("*.yaml"):
+        chart = yaml.safe_load(path.read_text())
+        charts[chart["uuid"]] = based_on.get(chart["dataset"], chart["dataset"])
+    out = {}
+    for path in sorted((ASSETS / "dashboards").glob("*.yaml")):
+        board = yaml.safe_load(path.read_text())
+        used = {charts[item["meta"]["uuid"]] for item in board["position"].values()
+                if isinstance(item, dict) and item.get("type") == "CHART"}
+        out[board["slug"]] = {"title": board["dashboard_title"], "description": board.get("description", ""),
+                              "marts": sorted(used)}
+    return out
 
 
 def _zip(files: dict[str, dict], kind: str, without: tuple[str, ...] = ()) -> bytes:

@@ -7,6 +7,7 @@ connector's keys and the unit list.
 
 from __future__ import annotations
 
+import graphlib
 from functools import cache
 from pathlib import Path
 
@@ -101,20 +102,26 @@ def sources(directory: Path | None = None) -> dict[str, Source]:
 
 
 def with_needs(names: list[str], known: dict[str, Source]) -> list[str]:
-    """``names`` and every source they need (transitively), each needed source before the first that needs it."""
+    """``names`` and every source they need (transitively), each needed source before the first that needs it;
+    the rest in the order given, as far as the needs allow (graphlib orders them, and finds circles)."""
+    graph: dict[str, list[str]] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in graph:
+            graph[name] = list(known[name].needs) if name in known else []
+            todo += graph[name]
+    first_asked = {n: i for i, n in enumerate(dict.fromkeys(names))}
+    sorter = graphlib.TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        raise RegistryError(f"sources need each other in a circle: {' → '.join(reversed(exc.args[1]))}") from None
     out: list[str] = []
-
-    def add(name: str, chain: tuple[str, ...]) -> None:
-        if name in chain:
-            raise RegistryError(f"sources need each other in a circle: {' → '.join([*chain, name])}")
-        if name in out:
-            return
-        for needed in known[name].needs if name in known else []:
-            add(needed, (*chain, name))
-        out.append(name)
-
-    for name in names:
-        add(name, ())
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=lambda n: first_asked.get(n, -1))
+        out += ready
+        sorter.done(*ready)
     return out
 
 

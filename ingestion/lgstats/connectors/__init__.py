@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from importlib import import_module
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -14,22 +14,18 @@ from lgstats.snapshots import Snapshot, SnapshotWriter
 
 @runtime_checkable
 class Connector(Protocol):
-    """What every connector module offers for a registry dataset."""
+    """What every connector module offers for a registry dataset: what fetch, validate and load call.
+    Validate also reads, where a connector has them, ``DERIVED_COLUMNS``, ``CATEGORICAL`` and ``finish_frame``;
+    the connectors' ``parse`` (rows as dicts) is what their ``rows`` and their tests use."""
 
     def fetch(self, source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
         """Live requests into a snapshot writer; returns fields for the sidecar."""
 
-    def parse(self, snapshot: Snapshot, dataset: Dataset) -> Iterator[dict]:
-        """Rows for the raw table, as dicts, streamed (validation and tests read these)."""
-
     def rows(self, snapshot: Snapshot, dataset: Dataset) -> Iterable:
-        """What the load streams to COPY: ``parse`` itself, or tuples in column order where that is faster."""
+        """What validate stages and load streams to COPY (the one parse): dicts, or tuples in column order."""
 
     def columns(self, dataset: Dataset) -> list[tuple[str, str]]:
         """The raw table's columns, in COPY order."""
-
-    def validation_frame(self, rows: Iterable[dict], dataset: Dataset | None = None) -> Any:
-        """The parsed rows as the DataFrame the dataset's GX suite reads."""
 
     def suite_parameters(self, source: Source, dataset: Dataset, snapshot: Snapshot) -> dict[str, Any]:
         """The ``$PARAMETER`` values of the dataset's suite."""
@@ -38,7 +34,7 @@ class Connector(Protocol):
 def get(name: str) -> Connector:
     module = import_module(f"lgstats.connectors.{name}")
     if not isinstance(module, Connector):
-        missing = [m for m in ("fetch", "parse", "rows", "columns", "validation_frame", "suite_parameters")
+        missing = [m for m in ("fetch", "rows", "columns", "suite_parameters")
                    if not callable(getattr(module, m, None))]
         raise TypeError(f"lgstats.connectors.{name} is not a connector: it lacks {missing}")
     return cast(Connector, module)
