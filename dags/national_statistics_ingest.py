@@ -11,4 +11,4 @@ from lgstats.dag_factory import GENERIC_CONNECTORS, build_ingest_dag
 
 for _name, _source in registry.sources().items():
     if _source.connector in GENERIC_CONNECTORS:
-        globals()[f"{_name}_ingest"] = build_ingest_dag(_name, schedule="@monthly")
+        globals()[f"{_name}_ingest"] = build_ingest_dag(_name)

@@ -5,4 +5,4 @@ The words "airflow" and "dag" must appear in a DAG file for the DAG processor's 
 
 from lgstats.dag_factory import build_ingest_dag
 
-dag = build_ingest_dag("un_sdg", schedule="@weekly")
+dag = build_ingest_dag("un_sdg")

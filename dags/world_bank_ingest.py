@@ -2,4 +2,4 @@
 
 from lgstats.dag_factory import build_ingest_dag
 
-dag = build_ingest_dag("world_bank", schedule="@monthly")
+dag = build_ingest_dag("world_bank")

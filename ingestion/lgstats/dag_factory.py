@@ -22,14 +22,14 @@ RUNBOOK = "docs/operations.md"
 BUILD_TIMEOUT_MINUTES = 120  # warehouse_build and submissions tasks: far above any measured run (docs/performance.md)
 
 
-def default_args(owner: str, timeout_minutes: float = BUILD_TIMEOUT_MINUTES) -> dict:
+def default_args(owner: str, timeout_minutes: float = BUILD_TIMEOUT_MINUTES, retries: int | None = None) -> dict:
     """Every task: an owner, retries with backoff, a failure alert, and an execution_timeout, so a task that
     hangs is failed (and alerted) instead of holding a worker forever."""
     settings = get_settings()
     return {
         "owner": owner,
         "execution_timeout": timedelta(minutes=timeout_minutes),
-        "retries": settings.task_retries,
+        "retries": settings.task_retries if retries is None else retries,
         "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
@@ -79,8 +79,9 @@ def logical_day() -> str:
 GENERIC_CONNECTORS = ("sdmx", "pxweb", "register", "tabular")
 
 
-def build_ingest_dag(source_name: str, schedule: str | None = "@weekly") -> DAG:
-    """fetch → validate → load for each dataset of a registry source, one Asset per raw table."""
+def build_ingest_dag(source_name: str) -> DAG:
+    """fetch → validate → load for each dataset of a registry source, one Asset per raw table; its schedule and
+    task retries are the registry entry's."""
     src = registry.source(source_name)
     doc_md = f"""
 ### {src.name}_ingest: {src.title}
@@ -89,7 +90,8 @@ def build_ingest_dag(source_name: str, schedule: str | None = "@weekly") -> DAG:
 immutable snapshot with an origin sidecar, validate it with its Great Expectations suite, and load it into `raw`.
 
 **Source.** {src.title}, `{src.base_url}` (override with `{src.base_url_env}`). Licence: {src.licence}.
-Expected refresh: every {src.expected_refresh_days} days.
+Expected refresh: every {src.expected_refresh_days} days. Schedule: `{src.schedule}` (the registry's `schedule:`;
+off when `LGSTATS_SCHEDULES=off`).
 
 **Owner.** {src.owner}. **Runbook:** `{RUNBOOK}` (failed fetch, failed validation, late source, backfill).
 
@@ -97,12 +99,12 @@ Expected refresh: every {src.expected_refresh_days} days.
 """
     with DAG(
         dag_id=f"{src.name}_ingest",
-        schedule=schedule if schedules_on() else None,
+        schedule=src.schedule if schedules_on() else None,
         start_date=START,
         catchup=False,
         max_active_runs=1,
         tags=["ingest", src.name],
-        default_args=default_args(src.owner, src.http.task_timeout_minutes),
+        default_args=default_args(src.owner, src.http.task_timeout_minutes, src.task_retries),
         params={"mode": Param(default_mode(), enum=["live", "replay"], description="live API or recorded replay")},
         doc_md=doc_md,
         **RUN_CALLBACKS,

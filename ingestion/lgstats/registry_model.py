@@ -125,6 +125,10 @@ class Source(BaseModel):
     licence: str
     licence_url: str | None = None
     expected_refresh_days: int
+    # when its ingest DAG runs (a cron expression or an Airflow preset; LGSTATS_SCHEDULES=off: only when
+    # triggered), and how often Airflow retries each of its tasks (unset: LGSTATS_TASK_RETRIES)
+    schedule: str = "@monthly"
+    task_retries: int | None = None
     http: HttpPolicy = Field(default_factory=HttpPolicy)
     auth: dict[str, str] | None = None  # {header, env, register}: an API key from the environment
     # sources whose rows this source's rows refer to (PSA's provinces are PSGC areas of the registers):

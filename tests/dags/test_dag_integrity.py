@@ -79,3 +79,21 @@ def test_ingest_tasks_take_their_timeout_from_the_registry(dagbag):
     for name, src in registry.sources().items():
         for t in dagbag.dags[f"{name}_ingest"].tasks:
             assert t.execution_timeout == timedelta(minutes=src.http.task_timeout_minutes), (name, t.task_id)
+
+
+def test_each_ingest_dag_takes_its_schedule_and_retries_from_the_registry(dagbag):
+    """Per-source schedules and retries are the registry entry's (`schedule:`, `task_retries:`), beside
+    `expected_refresh_days`; no DAG file names one (issue 26)."""
+    from lgstats import registry
+    from lgstats.settings import get_settings
+
+    ingest = {d: dag for d, dag in dagbag.dags.items() if d.endswith("_ingest") and d != "submissions_ingest"}
+    assert ingest
+    for dag_id, dag in ingest.items():
+        src = registry.source(dag_id.removesuffix("_ingest"))
+        assert dag.schedule == src.schedule, dag_id
+        expected = get_settings().task_retries if src.task_retries is None else src.task_retries
+        assert {t.retries for t in dag.tasks} == {expected}, dag_id
+    assert ingest["un_sdg_ingest"].schedule == "@weekly" and ingest["psa_ingest"].schedule == "@monthly"
+    for path in DAG_FILES:
+        assert "schedule=\"@" not in path.read_text(encoding="utf-8"), path.name
