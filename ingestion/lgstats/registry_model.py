@@ -141,7 +141,7 @@ class Source(BaseModel):
         return f"LGSTATS_{self.name.upper()}_BASE_URL"
 
     def effective_base_url(self) -> str:
-        return (Settings.source_variable(self.name, "base_url") or self.base_url).rstrip("/")
+        return (Settings.named_variable(self.base_url_env) or self.base_url).rstrip("/")
 
     def dataset(self, name: str) -> Dataset:
         for ds in self.datasets:

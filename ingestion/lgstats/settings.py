@@ -123,13 +123,9 @@ class Settings(BaseSettings):
         credentials.ensure(self.home, [n for n in names if not self.env_password(n)])
 
     @staticmethod
-    def source_variable(source: str, what: str) -> str | None:
-        """A per-source variable, ``LGSTATS_<SOURCE>_<WHAT>`` (BASE_URL; an API key the registry names)."""
-        return os.environ.get(f"LGSTATS_{source.upper()}_{what.upper()}") or None
-
-    @staticmethod
     def named_variable(name: str) -> str | None:
-        """A variable the registry names in full (``auth.env``); it must be an ``LGSTATS_*`` one."""
+        """A per-source variable the registry names in full (``LGSTATS_<SOURCE>_BASE_URL``, ``auth.env``); it
+        must be an ``LGSTATS_*`` one."""
         if not name.startswith("LGSTATS_"):
             raise ValueError(f"{name!r}: a registry may name only LGSTATS_* variables")
         return os.environ.get(name) or None
