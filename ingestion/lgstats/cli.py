@@ -286,7 +286,7 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
         unmapped = []
     for dataset, areas, n in unmapped:
         _print(f"warning: {dataset}: {areas} source area code(s), {n} row(s), have no area mapping yet: kept in "
-               "staging, not in the marts (intermediate.int_areas_unmapped; dbt/seeds/area_maps/README.md)")
+               "raw, not in the marts (intermediate.int_areas_unmapped; dbt/seeds/area_maps/README.md)")
     try:
         received = _submissions_since(s, started_at) if started_at else []
     except Exception:  # the summary must still print
