@@ -273,16 +273,12 @@ def _uuid(kind: str, name: str) -> str:
 
 
 def _marts_from_manifest() -> dict[str, dict]:
-    """Each mart (name → description and column descriptions), from the dbt manifest: one declaration."""
-    from lgstats import toolchain
+    """Each mart (name → description and column descriptions): lgstats.marts, one declaration."""
+    from lgstats import marts
 
-    manifest = json.loads(toolchain.ensure_manifest().read_text())
-    out = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]:
-            out[node["name"]] = {"description": node.get("description") or "",
-                                 "columns": {c: v.get("description") or "" for c, v in node["columns"].items()}}
-    return out
+    return {name: {"description": m["description"],
+                   "columns": {c: v["description"] for c, v in m["columns"].items()}}
+            for name, m in marts.catalogue().items()}
 
 
 def _database_yaml(s: Settings) -> dict:

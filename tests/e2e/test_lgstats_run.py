@@ -14,16 +14,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats import registry, warehouse
+from lgstats import marts, registry, warehouse
 from lgstats.settings import PROJECT_DIR
 from tests.conftest import FIXTURES, REPLAY, role_url
 from tests.mart_fingerprint import differences
 from tests.sdg_server import Fault, SdgServer
 
 pytestmark = pytest.mark.e2e
-MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "fct_observation", "women_in_local_government",
-         "decentralisation_country_profile", "local_resilience", "sdg_localisation", "lga_profile",
-         "cooperation_partnership"]
+MARTS = marts.names()  # every model of dbt/models/marts, from the manifest
 
 
 def lgstats(*args: str, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -8,14 +8,12 @@ import subprocess
 import psycopg
 import pytest
 
-from lgstats import gates, pipeline, registry
+from lgstats import gates, marts, pipeline, registry
 from lgstats.settings import PROJECT_DIR, warehouse_env
 from lgstats.toolchain import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions, role_url
 
-MARTS = ["dim_area", "dim_indicator", "dim_snapshot", "dim_unit", "fct_observation", "women_in_local_government",
-         "decentralisation_country_profile", "local_resilience", "sdg_localisation", "lga_profile",
-         "cooperation_partnership"]
+MARTS = marts.names()  # every model of dbt/models/marts, from the manifest
 
 
 def dbt(*args: str) -> subprocess.CompletedProcess:
@@ -315,7 +313,7 @@ PROVENANCE_EVERY_ROW = ["fct_observation", "women_in_local_government", "sdg_loc
                         "cooperation_partnership", "dim_indicator", "dim_snapshot"]
 
 
-@pytest.mark.parametrize("mart", [*MARTS, "twinning_partner_matches"])
+@pytest.mark.parametrize("mart", MARTS)
 def test_every_mart_carries_its_provenance(built, mart):
     """Issue 25, defect 16: four marts carried no snapshot, and dimensions none at all. Each mart has
     `snapshot_id` (one source per row) or `snapshot_ids` (column → snapshot), or `seed_file` for rows a file of
@@ -477,3 +475,33 @@ def test_each_snapshot_knows_when_it_was_retrieved_and_what_period_it_covers(bui
     assert retrieved.year == 2020 and release == "UN SDG 2020 release" and (first, last) == raw_years
     assert rows[("registers", "ph_psgc")][2:] == (None, None)  # a register has no period of data
     assert all(f <= la for _, _, f, la in rows.values() if f is not None)
+
+
+@pytest.mark.parametrize("change, problem", [
+    ("set data_type = 'text' where column_name = 'urban_population_pct'", "built with another type"),
+    ("set column_name = 'urban_population_share' where column_name = 'urban_population_pct'", "declared, not built"),
+    ("set unit = 'USD' where column_name = 'urban_population_pct'", "observation(s) in unit PERCENT"),
+])
+def test_a_wide_mart_that_disagrees_with_its_declaration_fails_its_test(built, change, problem):
+    """The dbt test `wide_mart_matches_its_declaration` is the wide mart's contract (macros/wide_marts.sql): a seed
+    row that no longer matches the built table (type, name, the unit its series come in) fails it, naming the
+    column; the seed is put back afterwards."""
+    with psycopg.connect(built, autocommit=True) as conn:
+        seed = conn.execute("select table_schema from information_schema.tables "
+                            "where table_name = 'mart_wide_columns'").fetchone()[0]
+        conn.execute(f"create temp table kept as select * from {seed}.mart_wide_columns")
+        try:
+            conn.execute(f"update {seed}.mart_wide_columns {change}")
+            proc = dbt("test", "--select", "decentralisation_country_profile,test_name:wide_mart_matches_its_declaration",
+                       "--store-failures")
+            [(schema, table)] = conn.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_name like 'wide_mart_matches_its_declarat%'").fetchall()  # dbt shortens the name
+            failures = conn.execute(f'select column_name, problem from "{schema}"."{table}"').fetchall()
+        finally:
+            conn.execute(f"truncate {seed}.mart_wide_columns; insert into {seed}.mart_wide_columns select * from kept")
+            conn.execute("drop table kept; drop schema if exists dbt_test__audit cascade")
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    assert any(problem in p and c.startswith("urban_population") for c, p in failures), failures
+    assert dbt("test", "--select", "decentralisation_country_profile,test_name:wide_mart_matches_its_declaration"
+               ).returncode == 0
