@@ -28,7 +28,9 @@ $(BIN)/.synced: pyproject.toml uv.lock | $(if $(filter $(TOOLS)/%,$(UV)),$(UV))
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
-dbt/target/manifest.json: $(BIN)/.synced $(shell find dbt/models dbt/macros dbt/seeds -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
+# the exposures and the registry's dbt source are made from bi/superset/assets and ingestion/sources first
+dbt/target/manifest.json: $(BIN)/.synced $(shell find dbt/models dbt/macros dbt/seeds ingestion/sources bi/superset/assets -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
+	$(BIN)/python -m lgstats.dbt_generated
 	cd dbt && ../$(BIN)/dbt parse --profiles-dir . --quiet
 	@touch $@
 

@@ -19,7 +19,6 @@ import secrets
 import signal
 import subprocess
 import time
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +28,13 @@ import yaml
 
 from lgstats.credentials import write_private
 from lgstats.settings import PROJECT_DIR, Settings, get_settings
+from lgstats.superset_assets import ASSETS, chart_with_dataset_uuid, dashboard_position, stable_uuid
 
 BI_PROJECT = PROJECT_DIR / "bi" / "superset"
-ASSETS = BI_PROJECT / "assets"
 DATABASE_NAME = "lgstats warehouse"
 ADMIN_USER = "lgstats-admin"
 PASSWORD_ENV = "LGSTATS_SUPERSET_WAREHOUSE_PASSWORD"  # the lgstats_bi password, in Superset's environment only
 BI_ROLE = "lgstats_bi"
-NAMESPACE = uuid.UUID("6f1c7d2e-4b8a-5e21-9d3c-1a2b3c4d5e6f")  # stable uuids: re-imports overwrite, never duplicate
 HEALTH_TIMEOUT_S = 180
 
 
@@ -268,10 +266,6 @@ def _group_alive(pgid: int) -> bool:
 # ---------------------------------------------------------------------------------------------------- assets
 
 
-def _uuid(kind: str, name: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{kind}:{name}"))
-
-
 def _marts_from_manifest() -> dict[str, dict]:
     """Each mart (name → description and column descriptions): lgstats.marts, one declaration."""
     from lgstats import marts
@@ -288,7 +282,7 @@ def _database_yaml(s: Settings) -> dict:
             "sqlalchemy_uri": f"postgresql+psycopg2://{bi.user}@{bi.host}:{bi.port}/{bi.dbname}",
             "cache_timeout": None, "expose_in_sqllab": True, "allow_run_async": False, "allow_ctas": False,
             "allow_cvas": False, "allow_dml": False, "allow_file_upload": False,
-            "extra": {"allows_virtual_table_explore": True}, "uuid": _uuid("database", DATABASE_NAME),
+            "extra": {"allows_virtual_table_explore": True}, "uuid": stable_uuid("database", DATABASE_NAME),
             "version": "1.0.0"}
 
 
@@ -297,14 +291,14 @@ def _dataset_yaml(name: str, mart: dict, sql: str | None = None, description: st
             "default_endpoint": None, "offset": 0, "cache_timeout": None, "schema": "marts", "sql": sql,
             "params": None, "template_params": None, "filter_select_enabled": True, "fetch_values_predicate": None,
             "extra": None, "normalize_columns": False, "always_filter_main_dttm": False,
-            "uuid": _uuid("dataset", name), "metrics": [
+            "uuid": stable_uuid("dataset", name), "metrics": [
                 {"metric_name": "count", "verbose_name": "rows", "metric_type": "count", "expression": "COUNT(*)",
                  "description": None, "d3format": None, "extra": None, "warning_text": None}],
             "columns": [{"column_name": c, "verbose_name": None, "is_dttm": False, "is_active": True,
                          "type": None, "advanced_data_type": None, "groupby": True, "filterable": True,
                          "expression": None, "description": d or None, "python_date_format": None, "extra": None}
                         for c, d in mart["columns"].items()],
-            "version": "1.0.0", "database_uuid": _uuid("database", DATABASE_NAME)}
+            "version": "1.0.0", "database_uuid": stable_uuid("database", DATABASE_NAME)}
 
 
 def source_note(conn, dataset: str, columns: list[str], sql: str | None = None) -> str:
@@ -349,38 +343,9 @@ def bundle(s: Settings) -> dict[str, dict]:
             chart["description"] = (chart.get("description") or "").strip() + " " + notes[d["uuid"]]
             files[f"charts/{path.name}"] = chart
     for path in sorted((ASSETS / "dashboards").glob("*.yaml")):
-        files[f"dashboards/{path.name}"] = yaml.safe_load(path.read_text())
-    return files
-
-
-def chart_with_dataset_uuid(path: Path, known: set[str]) -> dict:
-    """A chart file names its dataset (a mart, or a virtual dataset of assets/datasets/); Superset's bundle wants
-    the dataset's uuid, which is derived from that name here, never computed by hand."""
-    chart = yaml.safe_load(path.read_text())
-    name = chart.pop("dataset", None)
-    uuid_ = _uuid("dataset", str(name))
-    if uuid_ not in known:
-        raise ValueError(f"{path}: dataset {name!r} is neither a mart nor a file of {ASSETS / 'datasets'}; "
-                         "fix the chart's `dataset:` line")
-    return {**chart, "dataset_uuid": uuid_}
-
-
-def dashboard_marts() -> dict[str, dict]:
-    """Each Superset dashboard (by slug): its title, description and the marts its charts read (a virtual
-    dataset reads the mart it is `based_on`). The dbt exposures are checked against this."""
-    based_on = {p.stem: yaml.safe_load(p.read_text())["based_on"] for p in (ASSETS / "datasets").glob("*.yaml")}
-    charts = {}
-    for path in (ASSETS / "charts").glob("*.yaml"):
-        chart = yaml.safe_load(path.read_text())
-        charts[chart["uuid"]] = based_on.get(chart["dataset"], chart["dataset"])
-    out = {}
-    for path in sorted((ASSETS / "dashboards").glob("*.yaml")):
         board = yaml.safe_load(path.read_text())
-        used = {charts[item["meta"]["uuid"]] for item in board["position"].values()
-                if isinstance(item, dict) and item.get("type") == "CHART"}
-        out[board["slug"]] = {"title": board["dashboard_title"], "description": board.get("description", ""),
-                              "marts": sorted(used)}
-    return out
+        files[f"dashboards/{path.name}"] = {**board, "position": dashboard_position(board)}
+    return files
 
 
 def _zip(files: dict[str, dict], kind: str, without: tuple[str, ...] = ()) -> bytes:

@@ -73,7 +73,11 @@ def _inputs_newer_than(target: Path) -> bool:
 
 
 def ensure_manifest(force: bool = False) -> Path:
-    """Cosmos renders from ``dbt/target/manifest.json``: rebuild it with ``dbt parse`` when stale."""
+    """Cosmos renders from ``dbt/target/manifest.json``: rebuild it with ``dbt parse`` when stale (after writing
+    the property files made from other declarations: lgstats.dbt_generated)."""
+    from lgstats import dbt_generated
+
+    dbt_generated.write()
     if force or _inputs_newer_than(MANIFEST):
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
         proc = subprocess.run([_bin("dbt"), "parse", "--project-dir", str(DBT_DIR), "--profiles-dir",

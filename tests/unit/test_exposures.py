@@ -1,39 +1,73 @@
-"""The dbt exposures name the real Superset dashboards (issue 26): every dashboard of bi/superset/assets has one
-exposure whose URL is its slug and whose depends_on are the marts its charts read, and no exposure names a
-dashboard that does not exist."""
+"""The dbt exposures are made from the Superset dashboards (issue 26): lgstats.dbt_generated writes one exposure per
+dashboard of bi/superset/assets, depending on the marts its charts read, before dbt parses; a chart takes its place
+on a dashboard by naming it, and its dataset by name."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import yaml
 
-from lgstats import bi
-from lgstats.settings import PROJECT_DIR
-
-EXPOSURES = PROJECT_DIR / "dbt" / "models" / "marts" / "_marts__exposures.yml"
+from lgstats import dbt_generated, toolchain
+from lgstats import superset_assets as assets
 
 
-def test_every_superset_dashboard_is_an_exposure_with_the_marts_its_charts_read():
-    exposures = yaml.safe_load(EXPOSURES.read_text(encoding="utf-8"))["exposures"]
-    boards = [e for e in exposures if e["type"] == "dashboard"]
+def test_every_dashboard_is_an_exposure_in_the_manifest_with_the_marts_its_charts_read():
+    boards = assets.dashboard_marts()
+    assert len(boards) >= 3
+    toolchain.ensure_manifest()
+    manifest = json.loads(toolchain.MANIFEST.read_text())
     found = {}
-    for e in boards:
+    for e in manifest["exposures"].values():
         slug = re.fullmatch(r"http://127\.0\.0\.1:8088/superset/dashboard/([a-z0-9-]+)/", e["url"])
         assert slug, f"{e['name']}: {e['url']} is not a dashboard of `lgstats bi` (127.0.0.1:8088)"
         found[slug.group(1)] = {"title": e["label"],
-                                "marts": sorted(re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in e["depends_on"])}
-    expected = {slug: {"title": d["title"], "marts": d["marts"]} for slug, d in bi.dashboard_marts().items()}
-    assert found == expected
+                                "marts": sorted(n.rsplit(".", 1)[1] for n in e["depends_on"]["nodes"])}
+    assert found == {slug: {"title": b["title"], "marts": b["marts"]} for slug, b in boards.items()}
+    # what the charts say: the women dashboard reads its mart through the charts on it, and only those
+    assert boards["women-in-local-government"]["marts"] == ["women_in_local_government"]
+
+
+def test_a_chart_naming_its_dashboard_is_laid_out_there_and_an_unknown_slug_is_refused(tmp_path, monkeypatch):
+    for kind in ("charts", "dashboards", "datasets"):
+        (tmp_path / kind).mkdir()
+    (tmp_path / "dashboards" / "b.yaml").write_text("dashboard_title: B\nslug: b\n")
+    for name, row in (("one", 0), ("two", 0), ("three", 1)):
+        (tmp_path / "charts" / f"{name}.yaml").write_text(
+            f"slice_name: {name}\ndataset: lga_profile\ndashboard: {{slug: b, row: {row}}}\n")
+    monkeypatch.setattr(assets, "ASSETS", tmp_path)
+    position = assets.dashboard_position({"slug": "b", "dashboard_title": "B"})
+    rows = [position[r]["children"] for r in position["GRID_ID"]["children"]]
+    assert rows == [["CHART-one", "CHART-two"], ["CHART-three"]]
+    assert [position[c]["meta"]["width"] for c in ("CHART-one", "CHART-three")] == [6, 12]
+    assert position["CHART-one"]["meta"]["uuid"] == assets.stable_uuid("chart", "one")
+    assert assets.dashboard_marts() == {"b": {"title": "B", "description": "", "marts": ["lga_profile"]}}
+    exposures = dbt_generated.exposures()["exposures"]
+    assert [(e["name"], e["depends_on"]) for e in exposures] == [("b_dashboard", ["ref('lga_profile')"])]
+    (tmp_path / "charts" / "three.yaml").write_text("slice_name: x\ndataset: lga_profile\ndashboard: {slug: c}\n")
+    with pytest.raises(ValueError, match="three.yaml: dashboard 'c'"):
+        assets.dashboard_marts()
 
 
 def test_charts_name_their_dataset_and_an_unknown_name_is_refused(tmp_path):
     chart = tmp_path / "c.yaml"
-    chart.write_text("slice_name: x\nuuid: 00000000-0000-0000-0000-000000000000\ndataset: lga_profile\n")
-    known = {bi._uuid("dataset", "lga_profile")}
-    assert bi.chart_with_dataset_uuid(chart, known)["dataset_uuid"] == bi._uuid("dataset", "lga_profile")
+    chart.write_text("slice_name: x\ndataset: lga_profile\ndashboard: {slug: b, row: 0}\n")
+    known = {assets.stable_uuid("dataset", "lga_profile")}
+    made = assets.chart_with_dataset_uuid(chart, known)
+    assert made["dataset_uuid"] == assets.stable_uuid("dataset", "lga_profile")
+    assert "dashboard" not in made and "dataset" not in made  # our keys never reach Superset's importer
     chart.write_text("slice_name: x\ndataset: lga_profiles\n")
     with pytest.raises(ValueError, match="lga_profiles") as refused:
-        bi.chart_with_dataset_uuid(chart, known)
+        assets.chart_with_dataset_uuid(chart, known)
     assert str(chart) in str(refused.value)
+
+
+def test_the_generated_files_are_not_in_git_and_name_their_origin():
+    dbt_generated.write()
+    ignored = (dbt_generated.PROJECT_DIR / ".gitignore").read_text().splitlines()
+    for path in (dbt_generated.EXPOSURES, dbt_generated.REGISTRY_SOURCES):
+        assert str(path.relative_to(dbt_generated.PROJECT_DIR)) in ignored
+        assert path.read_text().startswith("# Generated by lgstats.dbt_generated")
+        assert yaml.safe_load(path.read_text())["version"] == 2

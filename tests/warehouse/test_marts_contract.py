@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -477,6 +478,9 @@ def test_each_snapshot_knows_when_it_was_retrieved_and_what_period_it_covers(bui
     assert all(f <= la for _, _, f, la in rows.values() if f is not None)
 
 
+SELECT_WIDE_TEST = "decentralisation_country_profile,test_name:wide_mart_matches_its_declaration"
+
+
 @pytest.mark.parametrize("change, problem", [
     ("set data_type = 'text' where column_name = 'urban_population_pct'", "built with another type"),
     ("set column_name = 'urban_population_share' where column_name = 'urban_population_pct'", "declared, not built"),
@@ -492,8 +496,7 @@ def test_a_wide_mart_that_disagrees_with_its_declaration_fails_its_test(built, c
         conn.execute(f"create temp table kept as select * from {seed}.mart_wide_columns")
         try:
             conn.execute(f"update {seed}.mart_wide_columns {change}")
-            proc = dbt("test", "--select", "decentralisation_country_profile,test_name:wide_mart_matches_its_declaration",
-                       "--store-failures")
+            proc = dbt("test", "--select", SELECT_WIDE_TEST, "--store-failures")
             [(schema, table)] = conn.execute(
                 "select table_schema, table_name from information_schema.tables "
                 "where table_name like 'wide_mart_matches_its_declarat%'").fetchall()  # dbt shortens the name
@@ -503,5 +506,30 @@ def test_a_wide_mart_that_disagrees_with_its_declaration_fails_its_test(built, c
             conn.execute("drop table kept; drop schema if exists dbt_test__audit cascade")
     assert proc.returncode != 0, proc.stdout[-2000:]
     assert any(problem in p and c.startswith("urban_population") for c, p in failures), failures
-    assert dbt("test", "--select", "decentralisation_country_profile,test_name:wide_mart_matches_its_declaration"
-               ).returncode == 0
+    assert dbt("test", "--select", SELECT_WIDE_TEST).returncode == 0
+
+
+def test_dbt_source_freshness_judges_each_registry_dataset_as_ops_freshness_does(built, tmp_path):
+    """Issue 26: dbt `sources:` for the registry's datasets are generated (lgstats.dbt_generated), so
+    `dbt source freshness` works; its rule is the one `lgstats status` shows (ops.freshness: late when the newest
+    snapshot was not fetched within the entry's expected_refresh_days). One dataset's fetch is made old, and dbt
+    and ops.freshness agree on every dataset."""
+    output = tmp_path / "sources.json"
+    with psycopg.connect(built, autocommit=True) as conn:
+        sid = conn.execute("select last_snapshot from ops.freshness where source = 'world_bank'").fetchone()[0]
+        conn.execute("update raw.snapshot_origins set origin = jsonb_set(origin, '{fetch_finished_at}', "
+                     "to_jsonb((now() - interval '5 years')::text)) where snapshot_id = %s returning 1", (sid,))
+        try:
+            proc = dbt("source", "freshness", "--select", "source:registry", "--output", str(output))
+            expected = conn.execute("select source, dataset, freshness from ops.freshness").fetchall()
+        finally:
+            conn.execute("update raw.snapshot_origins set origin = origin || jsonb_build_object('fetch_finished_at', "
+                         "retrieved_at) where snapshot_id = %s", (sid,))
+    results = json.loads(output.read_text())["results"]
+    tables = {registry.source(s).dataset(d).raw_table: f for s, d, f in expected}
+    judged = {r["unique_id"].rsplit(".", 1)[1]: r["status"] for r in results}
+    assert set(judged) == set(tables), "every registry dataset has a generated source table"
+    assert judged["world_bank__indicators"] == "error" and tables["world_bank__indicators"] == "late"
+    for table, state in tables.items():
+        assert (judged[table] == "pass") == (state in ("ok", "old release")), (table, state, judged[table])
+    assert proc.returncode != 0  # a late dataset fails the command, as dbt's freshness errors do
