@@ -7,10 +7,9 @@ the load; a failure anywhere rolls all of it back. Loading an unchanged snapshot
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from lgstats import locks
+from lgstats.pending_rows import in_column_order
 from lgstats.schema import bootstrap, ensure_raw_table
 from lgstats.settings import get_settings
 from lgstats.snapshots import SIDECAR, Snapshot
@@ -39,17 +39,6 @@ def _already_loaded(conn: psycopg.Connection, snapshot: Snapshot) -> bool:
     return row is not None and row[0] == snapshot.origin["md5"]
 
 
-def _in_column_order(rows: Iterable, names: list[str]) -> Iterator:
-    """Rows as sequences in COPY order: tuples pass through, dicts are picked by column name."""
-    rows = iter(rows)
-    first = next(rows, None)
-    if first is None:
-        return iter(())
-    if isinstance(first, dict):
-        return (tuple(r[n] for n in names) for r in itertools.chain([first], rows))
-    return itertools.chain([first], rows)
-
-
 def copy_rows(conn: psycopg.Connection, table: str, names: list[str], rows: Iterable,
               progress_every: int = 0) -> int:
     """The one COPY into ``raw.<table>``: rows (tuples in ``names`` order, or dicts) streamed, never held."""
@@ -57,7 +46,7 @@ def copy_rows(conn: psycopg.Connection, table: str, names: list[str], rows: Iter
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)))
     count = 0
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for row in _in_column_order(rows, names):
+        for row in in_column_order(rows, names):
             copy.write_row(row)
             count += 1
             if progress_every and count % progress_every == 0:
@@ -132,58 +121,6 @@ def record_origin(conn: psycopg.Connection, snapshot: Snapshot) -> None:
     )
 
 
-def stage_snapshot(conn: psycopg.Connection, snapshot: Snapshot, table: str, columns: list[tuple[str, str]],
-                   rows: Iterable) -> int:
-    """The validate step's single parse: stream the rows into ``pending.<table>`` (the previous contents of
-    which, from any snapshot, are dropped first) and commit, so the load step publishes them without parsing."""
-    from lgstats.schema import ensure_pending_table
-
-    bootstrap(conn)
-    names = [n for n, _ in columns]
-    with conn.transaction():
-        locks.advisory(conn, f"raw.{table}", xact=True, deadline_s=get_settings().lock_deadline_seconds,
-                       what=f"loading raw.{table}")
-        ensure_raw_table(conn, table, columns)
-        ensure_pending_table(conn, table)
-        conn.execute(sql.SQL("delete from pending.{}").format(sql.Identifier(table)))
-        count = 0
-        copy_sql = sql.SQL("copy pending.{} ({}) from stdin").format(
-            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)))
-        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            for row in _in_column_order(rows, names):
-                copy.write_row(row)
-                count += 1
-    return count
-
-
-def staged_frame(conn: psycopg.Connection, table: str, columns: list[tuple[str, str]], keep: list[str],
-                 categorical: set[str] = frozenset()):
-    """The staged rows' ``keep`` columns as a DataFrame, read back with COPY (C speed, no second parse):
-    integers and numerics as numbers, booleans as booleans, NULL as missing, text as text."""
-    import io
-
-    import pandas as pd
-
-    types = dict(columns)
-    keep = [c for c in keep if c in types]
-    query = sql.SQL("copy (select {} from pending.{}) to stdout with (format csv, header, null '\\N')").format(
-        sql.SQL(", ").join(map(sql.Identifier, keep)), sql.Identifier(table))
-    buf = io.BytesIO()
-    with conn.cursor() as cur, cur.copy(query) as copy:
-        for data in copy:
-            buf.write(data)
-    buf.seek(0)
-    dtypes = {c: ("category" if c in categorical else str) for c in keep}
-    frame = pd.read_csv(buf, dtype=dtypes, keep_default_na=False, na_values=["\\N"])
-    for c in keep:
-        kind = types[c].split()[0]
-        if kind in ("integer", "bigint", "numeric"):
-            frame[c] = pd.to_numeric(frame[c].astype(object), errors="coerce")
-        elif kind == "boolean":
-            frame[c] = frame[c].map({"t": True, "f": False})
-    return frame
-
-
 def publish_staged(conn: psycopg.Connection, snapshot: Snapshot, table: str,
                    columns: list[tuple[str, str]]) -> LoadResult | None:
     """Move a validated snapshot's staged rows into ``raw.<table>`` in one transaction, with its origin and
@@ -208,10 +145,3 @@ def publish_staged(conn: psycopg.Connection, snapshot: Snapshot, table: str,
         conn.execute(sql.SQL("delete from pending.{}").format(sql.Identifier(table)))
         _record_load(conn, snapshot, table, status, count, started, t0)
     return LoadResult(snapshot.id, f"raw.{table}", status, count, time.monotonic() - t0)
-
-
-def discard_staged(conn: psycopg.Connection, table: str) -> None:
-    """A snapshot that failed validation leaves nothing staged."""
-    if conn.execute("select to_regclass(%s)", (f"pending.{table}",)).fetchone()[0] is not None:
-        conn.execute(sql.SQL("delete from pending.{}").format(sql.Identifier(table)))
-        conn.commit()

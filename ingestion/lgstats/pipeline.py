@@ -67,7 +67,7 @@ def validate(snapshot_path: str) -> dict[str, Any]:
     on the columns it reads, read back from there; the load step then publishes the staged rows without
     parsing again. Raise ValidationFailed on any failure (nothing stays staged)."""
     from lgstats import warehouse
-    from lgstats.loading import discard_staged, stage_snapshot, staged_frame
+    from lgstats.pending_rows import discard_staged, stage_snapshot, staged_frame
     from lgstats.validation import Failure, ValidationFailed, ValidationOutcome, run_suite, suite_columns, write_report
 
     snapshot, src, ds, conn_mod = _parts(snapshot_path)
