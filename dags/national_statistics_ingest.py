@@ -6,8 +6,8 @@ A new source of any of these kinds is one YAML file in ``ingestion/sources/``: i
 change. Each DAG is fetch → validate → load → check per dataset, and updates one Asset per raw table.
 """
 
-from lgstats import registry
-from lgstats.dag_factory import GENERIC_CONNECTORS, build_ingest_dag
+from lgstats.pipeline import registry
+from lgstats.services.dag_factory import GENERIC_CONNECTORS, build_ingest_dag
 
 for _name, _source in registry.sources().items():
     if _source.connector in GENERIC_CONNECTORS:

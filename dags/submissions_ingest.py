@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from lgstats.dag_factory import (
+from lgstats.services.dag_factory import (
     RUN_CALLBACKS,
     RUNBOOK,
     START,
@@ -49,13 +49,13 @@ with DAG(
         """Replay mode only: place the sample submissions in the inbox (once per file)."""
         if get_current_context()["params"]["mode"] != "replay":
             return 0
-        from lgstats.submissions import process
+        from lgstats.pipeline.submissions import process
 
         return len(process.seed_replay_inbox())
 
     @task(outlets=[raw_asset(t) for t in submission_tables()])
     def process_inbox(_placed: int) -> list[dict]:
-        from lgstats.submissions import process
+        from lgstats.pipeline.submissions import process
 
         results = [r.as_dict() for r in process.process_inbox()]
         if not results:  # no asset event: warehouse_build has nothing new to build

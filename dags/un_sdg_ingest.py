@@ -3,6 +3,6 @@
 The words "airflow" and "dag" must appear in a DAG file for the DAG processor's safe mode to read it.
 """
 
-from lgstats.dag_factory import build_ingest_dag
+from lgstats.services.dag_factory import build_ingest_dag
 
 dag = build_ingest_dag("un_sdg")

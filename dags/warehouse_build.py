@@ -6,8 +6,8 @@ from airflow.sdk import DAG, AssetAny, chain, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from lgstats.dag_factory import RUN_CALLBACKS, RUNBOOK, all_raw_assets, default_args
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
+from lgstats.services.dag_factory import RUN_CALLBACKS, RUNBOOK, all_raw_assets, default_args
 
 DBT_DIR = PROJECT_DIR / "dbt"
 LAYERS = {
@@ -53,8 +53,8 @@ with DAG(
     @task
     def prepare_warehouse() -> str:
         """Schemas and raw tables exist (empty if never loaded) before dbt reads its sources."""
-        from lgstats import warehouse
-        from lgstats.raw_tables import ensure_all_raw_tables
+        from lgstats.core import warehouse
+        from lgstats.pipeline.raw_tables import ensure_all_raw_tables
 
         with warehouse.connect() as conn:
             ensure_all_raw_tables(conn)
@@ -63,7 +63,8 @@ with DAG(
     @task
     def publish_gates() -> dict:
         """Compare the new intermediate layer with the published marts before replacing them."""
-        from lgstats import gates, warehouse
+        from lgstats.core import warehouse
+        from lgstats.pipeline import gates
 
         with warehouse.connect() as conn:
             report = gates.enforce(conn)
@@ -88,21 +89,21 @@ with DAG(
     @task
     def probe_registry_datasets() -> list[dict]:
         """Run each registry dataset's SELECT on its own; one that fails is left out of this build (named)."""
-        from lgstats import registry_probe
+        from lgstats.pipeline import registry_probe
 
         return registry_probe.probe()
 
     @task
     def report_datasets_left_out() -> None:
         """Fail, after everything else is published, when a registry dataset was left out of this build."""
-        from lgstats import registry_probe
+        from lgstats.pipeline import registry_probe
 
         registry_probe.report()
 
     @task
     def build_docs() -> str:
         """Refresh the static documentation site (dbt docs + GX Data Docs)."""
-        from lgstats import docs_site
+        from lgstats.services import docs_site
 
         return str(docs_site.build())
 

@@ -1,5 +1,5 @@
 """Airflow DAG: World Bank WDI → raw.world_bank__indicators (see ingestion/sources/world_bank.yml)."""
 
-from lgstats.dag_factory import build_ingest_dag
+from lgstats.services.dag_factory import build_ingest_dag
 
 dag = build_ingest_dag("world_bank")

@@ -14,8 +14,8 @@ from psycopg import sql
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-from lgstats import warehouse  # noqa: E402
-from lgstats.settings import PROJECT_DIR, Settings  # noqa: E402
+from lgstats.core import warehouse  # noqa: E402
+from lgstats.core.settings import PROJECT_DIR, Settings  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPLAY = PROJECT_DIR / "data" / "replay"
@@ -62,7 +62,7 @@ def _session_passwords() -> None:
     the way an operator of an external server sets them: LGSTATS_<ROLE>_PASSWORD."""
     import secrets
 
-    from lgstats.credentials import ROLES, env_name
+    from lgstats.core.credentials import ROLES, env_name
 
     for role in ROLES:
         os.environ.setdefault(env_name(role), secrets.token_urlsafe(18))
@@ -95,7 +95,7 @@ def _database_url(admin_url: str, name: str) -> str:
     """A fresh database with the lgstats roles set up on it, as `lgstats warehouse start` does."""
     import tempfile
 
-    from lgstats import access
+    from lgstats.core import access
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
@@ -107,7 +107,7 @@ def _database_url(admin_url: str, name: str) -> str:
 
 def role_url(admin_url: str, role: str) -> str:
     """The URL of one lgstats role (admin, pipeline, analyst, bi) on the database of ``admin_url``."""
-    from lgstats.settings import Settings
+    from lgstats.core.settings import Settings
 
     return Settings(warehouse_url=admin_url).role_pg(role).url
 
@@ -129,9 +129,9 @@ def fresh_database(pg_admin_url):
 
 def load_sample_submissions() -> list:
     """The synthetic sample submissions of data/replay, processed into the current warehouse."""
-    from lgstats import warehouse
-    from lgstats.raw_tables import ensure_all_raw_tables
-    from lgstats.submissions import process
+    from lgstats.core import warehouse
+    from lgstats.pipeline.raw_tables import ensure_all_raw_tables
+    from lgstats.pipeline.submissions import process
 
     with warehouse.connect() as conn:
         ensure_all_raw_tables(conn)

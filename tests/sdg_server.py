@@ -46,7 +46,7 @@ class SdgServer:
     def _full_catalogue(body: bytes) -> bytes:
         """The live catalogue lists every series; the replay's holds only those with a real copy. The test
         server adds the others as bare entries (code and registry name, marked as the test server's)."""
-        from lgstats import registry
+        from lgstats.pipeline import registry
 
         items = json.loads(body)
         known = {i["code"] for i in items}

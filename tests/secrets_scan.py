@@ -8,7 +8,7 @@ import os
 import stat
 from pathlib import Path
 
-from lgstats.credentials import ROLES, env_name
+from lgstats.core.credentials import ROLES, env_name
 
 
 def _json_values(path: Path) -> dict[str, str]:

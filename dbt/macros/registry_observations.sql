@@ -62,7 +62,7 @@ where r.snapshot_id = {{ latest_snapshot_id(d['source'], d['dataset']) }}
 
 {#- Run each registry dataset's SELECT on its own before the intermediate layer; a dataset whose SELECT fails
     is written to ops.registry_build_failures (with PostgreSQL's message), and registry_datasets() leaves it out
-    of this build. The pipeline (lgstats/registry_probe.py) reports it and fails the run at its end. -#}
+    of this build. The pipeline (lgstats/pipeline/registry_probe.py) reports it and fails the run at its end. -#}
 {% macro probe_registry_datasets() %}
     {% do run_query("delete from ops.registry_build_failures") %}
     {% for d in registry_datasets(include_failed=true) %}

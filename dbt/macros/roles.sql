@@ -1,5 +1,5 @@
 {#- Schema-level grants, run by the owner role (lgstats_pipeline) after every build. The roles themselves,
-    their passwords, connection limits and timeouts are the warehouse's (ingestion/lgstats/access.py):
+    their passwords, connection limits and timeouts are the warehouse's (ingestion/lgstats/core/access.py):
     lgstats_bi reads marts only; lgstats_analyst reads marts, staging, ops and intermediate.int_areas_unmapped. -#}
 {% macro grant_schema_usage() %}
     {% set sql %}

@@ -15,11 +15,12 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, harmless
 
-from lgstats import private_home, reader_guard, registry, warehouse  # noqa: E402
-from lgstats.access import CredentialsError  # noqa: E402
-from lgstats.bi import BIError  # noqa: E402
-from lgstats.locks import LockTimeout  # noqa: E402
-from lgstats.settings import PROJECT_DIR, get_settings  # noqa: E402
+from lgstats.core import private_home, reader_guard, warehouse  # noqa: E402
+from lgstats.core.access import CredentialsError  # noqa: E402
+from lgstats.core.locks import LockTimeout  # noqa: E402
+from lgstats.core.settings import PROJECT_DIR, get_settings  # noqa: E402
+from lgstats.pipeline import registry  # noqa: E402
+from lgstats.services.bi import BIError  # noqa: E402
 
 _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
 
@@ -63,10 +64,10 @@ _DAG_MARK = re.compile(r"\[lgstats\] dag (\S+) (start|end)(?: (\S+))?")
 
 
 def _run_dags(dag_ids: list[str], then: str, logical_date: str, conf: dict, run_dir: Path, env: dict) -> list[dict]:
-    """Run ``dag_ids`` one after another in one process (lgstats.dag_runner), then ``then`` if they all
+    """Run ``dag_ids`` one after another in one process (lgstats.services.dag_runner), then ``then`` if they all
     succeeded, printing each DAG and its tasks as they start; returns one outcome per DAG that ran (its JSON
     result, its seconds, the log)."""
-    from lgstats.toolchain import dag_runner_script
+    from lgstats.services.toolchain import dag_runner_script
 
     log_path = run_dir / "dags.log"
     cmd = [sys.executable, dag_runner_script(), *dag_ids, "--then", then, "--logical-date", logical_date,
@@ -180,7 +181,8 @@ def _failures(path: Path) -> list[dict]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lgstats import toolchain
+    from lgstats.pipeline import dbt_project
+    from lgstats.services import toolchain
 
     s = get_settings()
     known = registry.sources()
@@ -217,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print("  airflow metadata ...")
         toolchain.ensure_airflow_db(s)
         _print("  dbt manifest ...")
-        toolchain.ensure_manifest()
+        dbt_project.ensure_manifest()
         run_dir = s.home / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         run_dir.mkdir(parents=True, exist_ok=True)
         env["LGSTATS_FAILURE_FILE"] = str(run_dir / "failures.jsonl")
@@ -318,7 +320,7 @@ def _summary(s, outcomes: list[dict], failures: list[dict], run_dir: Path, secon
 
 # ---------------------------------------------------------------- status
 def cmd_status(args: argparse.Namespace) -> int:
-    from lgstats.status import collect, render
+    from lgstats.pipeline.status import collect, render
 
     s = get_settings()
     warehouse.ensure_running(s)
@@ -332,7 +334,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- submit
 def cmd_submit(args: argparse.Namespace) -> int:
-    from lgstats.submissions import process
+    from lgstats.pipeline.submissions import process
 
     s = get_settings()
     warehouse.ensure_running(s)
@@ -351,18 +353,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- docs, airflow
 def cmd_settings(args: argparse.Namespace) -> int:
-    from lgstats import settings
+    from lgstats.core import settings
 
     print(settings.variables_markdown() if args.markdown else settings.describe(), end="\n" * (not args.markdown))
     return 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from lgstats import docs_site, toolchain
+    from lgstats.pipeline import dbt_project
+    from lgstats.services import docs_site
 
     s = get_settings()
     warehouse.ensure_running(s)
-    toolchain.ensure_manifest()
+    dbt_project.ensure_manifest()
     _print("building the dbt docs and the Great Expectations Data Docs ...")
     index = docs_site.build(Path(args.out) if args.out else None)
     _print(f"documentation: {index}")
@@ -370,13 +373,13 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
-    from lgstats.airflow_stack import serve
+    from lgstats.services.airflow_stack import serve
 
     return serve(executor=args.executor, workers=args.workers, port=args.port)
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
-    from lgstats import trigger
+    from lgstats.services import trigger
 
     say = (lambda _msg: None) if args.json else _print
     try:
@@ -395,7 +398,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_bi(args: argparse.Namespace) -> int:
-    from lgstats import bi
+    from lgstats.services import bi
 
     s = get_settings()
     if args.action == "start":

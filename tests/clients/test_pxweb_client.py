@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
-from lgstats import pipeline
-from lgstats.http import ApiError, FetchError
-from lgstats.real import psa as real_psa
+from lgstats.devdata.real import psa as real_psa
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.http import ApiError, FetchError
 
 TITLE, AREAS, PARAMETERS, YEARS, CELLS = real_psa.read_export()  # PSA's real table export
 
@@ -70,9 +70,9 @@ def test_explicit_items_and_a_short_answer_retried_then_every_cell_loads(psa, wa
 
 
 def test_an_answer_that_stays_short_fails_clearly(psa, warehouse_url, monkeypatch):
-    import lgstats.http
+    import lgstats.pipeline.http
 
-    monkeypatch.setattr(lgstats.http, "backoff_sleep", lambda *a: None)
+    monkeypatch.setattr(lgstats.pipeline.http, "backoff_sleep", lambda *a: None)
     psa(short_answers=99)
     with pytest.raises(FetchError, match=rf"1 value\(s\) for {len(AREAS) * len(YEARS)} cells.*incomplete table"):
         pipeline.fetch("psa", "poverty_incidence", "2026-11-28", "live")

@@ -12,8 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats import pipeline, registry
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
+from lgstats.pipeline import registry
+from lgstats.pipeline import steps as pipeline
 
 ENTRY = """
 name: pdh
@@ -75,7 +76,7 @@ def test_a_unit_code_the_unit_list_does_not_map_is_refused_at_validation_by_name
     httpserver.expect_request(re.compile(r"/rest/data/SPC,DF_POP_SUM,3.0/.*")).respond_with_data(
         BODY.replace("PERSONS", "N"), content_type="application/vnd.sdmx.data+csv")
     path = pipeline.fetch("pdh", "population", "2026-11-29", "live")
-    from lgstats.validation import ValidationFailed
+    from lgstats.pipeline.validation import ValidationFailed
 
     with pytest.raises(ValidationFailed) as failed:
         pipeline.validate(path)
@@ -85,7 +86,7 @@ def test_a_unit_code_the_unit_list_does_not_map_is_refused_at_validation_by_name
 
 
 def test_the_new_source_gets_its_ingest_dag(extended_registry):
-    from lgstats.toolchain import apply_airflow_env
+    from lgstats.services.toolchain import apply_airflow_env
 
     apply_airflow_env()
     namespace = runpy.run_path(str(PROJECT_DIR / "dags" / "national_statistics_ingest.py"))

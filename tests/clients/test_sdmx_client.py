@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
-from lgstats import pipeline
-from lgstats.connectors import sdmx
-from lgstats.http import ApiError, FetchError
-from lgstats.settings import get_settings
-from lgstats.snapshots import Snapshot
+from lgstats.core.settings import get_settings
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.connectors import sdmx
+from lgstats.pipeline.http import ApiError, FetchError
+from lgstats.pipeline.snapshots import Snapshot
 from tests.conftest import REPLAY
 
 ABS_CSV = (REPLAY / "abs" / "erp_lga" / "data.csv").read_bytes()
@@ -71,9 +71,9 @@ def test_503_429_a_cut_body_and_an_html_page_are_retried_and_every_row_loads_onc
 
 
 def test_persistent_html_fails_clearly_and_commits_no_snapshot(serve, warehouse_url, monkeypatch):
-    import lgstats.http
+    import lgstats.pipeline.http
 
-    monkeypatch.setattr(lgstats.http, "backoff_sleep", lambda *a: None)
+    monkeypatch.setattr(lgstats.pipeline.http, "backoff_sleep", lambda *a: None)
     serve("abs", ABS_CSV, faults=["html"] * 5)
     with pytest.raises(FetchError, match="content type 'text/html'.*An error has occurred"):
         pipeline.fetch("abs", "erp_lga", "2026-11-28", "live")

@@ -7,8 +7,9 @@ import psycopg
 import pytest
 from werkzeug import Response
 
-from lgstats import connectors, pipeline, registry
-from lgstats.http import FetchError
+from lgstats.pipeline import connectors, registry
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.http import FetchError
 from tests.conftest import REPLAY
 
 SOURCE, DATASET = "imf_fd", "fiscal_decentralisation"
@@ -17,7 +18,7 @@ BODY = (REPLAY / SOURCE / DATASET / "time_series.csv").read_bytes()  # the real 
 
 @pytest.fixture
 def imf(httpserver, monkeypatch, tmp_path):
-    monkeypatch.setattr("lgstats.http.backoff_sleep", lambda *a: None)  # the retries, without their waits
+    monkeypatch.setattr("lgstats.pipeline.http.backoff_sleep", lambda *a: None)  # the retries, without their waits
     monkeypatch.setenv("LGSTATS_IMF_FD_BASE_URL", httpserver.url_for("/raw"))
     monkeypatch.setenv("LGSTATS_HOME", str(tmp_path / "home"))
     spec = connectors.get("tabular").spec(registry.source(SOURCE).dataset(DATASET))

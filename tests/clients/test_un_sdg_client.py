@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from lgstats import registry
-from lgstats.connectors import un_sdg
-from lgstats.http import FetchError
-from lgstats.registry import HttpPolicy
-from lgstats.snapshots import SnapshotWriter, partition_path
+from lgstats.pipeline import registry
+from lgstats.pipeline.connectors import un_sdg
+from lgstats.pipeline.http import FetchError
+from lgstats.pipeline.registry import HttpPolicy
+from lgstats.pipeline.snapshots import SnapshotWriter, partition_path
 from tests.conftest import REPLAY
 from tests.sdg_server import Fault, SdgServer
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
-from lgstats import pipeline, registry
-from lgstats.connectors import world_bank
-from lgstats.http import ApiError, ResponseError
-from lgstats.snapshots import Snapshot
+from lgstats.pipeline import registry
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.connectors import world_bank
+from lgstats.pipeline.http import ApiError, ResponseError
+from lgstats.pipeline.snapshots import Snapshot
 from tests.conftest import FIXTURES, REPLAY
 
 PAGES = REPLAY / "world_bank" / "indicators"
@@ -85,7 +86,7 @@ def test_a_page_a_500_and_an_error_as_200_load_the_good_data_and_name_the_bad_in
 
 
 def test_null_values_stay_null_and_counters_may_be_strings(tmp_path):
-    from lgstats.snapshots import SnapshotWriter
+    from lgstats.pipeline.snapshots import SnapshotWriter
 
     body = json.dumps([{"page": "1", "pages": "1", "per_page": "50", "total": "2"},
                        [{"indicator": {"id": "SP.POP.TOTL", "value": "Population, total"},
@@ -102,7 +103,7 @@ def test_null_values_stay_null_and_counters_may_be_strings(tmp_path):
 
 
 def test_the_pre_2018_row_shape_is_refused(tmp_path):
-    from lgstats.snapshots import SnapshotWriter
+    from lgstats.pipeline.snapshots import SnapshotWriter
 
     old_row = {"indicator": {"id": "X"}, "value": "12", "date": "2010"}  # no countryiso3code
     body = json.dumps([{"page": 1, "pages": 1, "total": 1}, [old_row]])

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lgstats.settings import PROJECT_DIR
-from lgstats.toolchain import apply_airflow_env, ensure_manifest
+from lgstats.core.settings import PROJECT_DIR
+from lgstats.pipeline.dbt_project import ensure_manifest
+from lgstats.services.toolchain import apply_airflow_env
 
 DAG_FILES = sorted(p for p in (PROJECT_DIR / "dags").glob("*.py") if not p.name.startswith("_"))
 EXPECTED = {"un_sdg_ingest", "world_bank_ingest", "abs_ingest", "stats_nz_ingest", "oecd_ingest", "psa_ingest",
@@ -74,7 +75,7 @@ def test_dag_files_import_nothing_heavy_at_top_level():
 def test_ingest_tasks_take_their_timeout_from_the_registry(dagbag):
     from datetime import timedelta
 
-    from lgstats import registry
+    from lgstats.pipeline import registry
 
     for name, src in registry.sources().items():
         for t in dagbag.dags[f"{name}_ingest"].tasks:
@@ -84,8 +85,8 @@ def test_ingest_tasks_take_their_timeout_from_the_registry(dagbag):
 def test_each_ingest_dag_takes_its_schedule_and_retries_from_the_registry(dagbag):
     """Per-source schedules and retries are the registry entry's (`schedule:`, `task_retries:`), beside
     `expected_refresh_days`; no DAG file names one (issue 26)."""
-    from lgstats import registry
-    from lgstats.settings import get_settings
+    from lgstats.core.settings import get_settings
+    from lgstats.pipeline import registry
 
     ingest = {d: dag for d, dag in dagbag.dags.items() if d.endswith("_ingest") and d != "submissions_ingest"}
     assert ingest

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
 from tests.conftest import FIXTURES
 
 COMPOSE = PROJECT_DIR / "docker-compose.yml"
@@ -60,8 +60,8 @@ def test_every_airflow_component_is_there_and_shares_one_jwt_secret_and_image(co
 def test_the_compose_stack_and_lgstats_airflow_use_the_same_settings(compose, tmp_path):
     """docker-compose stays in step with `lgstats airflow --executor celery`: the same setting names, the same
     worker-naming scheme, and the metadata in PostgreSQL through psycopg 3 in both."""
-    from lgstats.airflow_stack import stack_env
-    from lgstats.settings import Settings
+    from lgstats.core.settings import Settings
+    from lgstats.services.airflow_stack import stack_env
 
     local = stack_env(Settings(home=tmp_path), "celery", 8080, "postgresql+psycopg://a:b@127.0.0.1:5433/airflow",
                       "redis://:pw@127.0.0.1:6380/0")
@@ -132,7 +132,7 @@ def test_least_privilege_between_the_containers(compose):
     assert init["environment"]["LGSTATS_WAREHOUSE_URL"].startswith("postgresql://lgstats_admin:")
     assert "scram-sha-256" in services["warehouse-db"]["environment"]["POSTGRES_INITDB_ARGS"]
     dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
-    assert 'ENTRYPOINT ["python", "-m", "lgstats.secrets_check", "--exec", "airflow"]' in dockerfile
+    assert 'ENTRYPOINT ["python", "-m", "lgstats.core.secrets_check", "--exec", "airflow"]' in dockerfile
 
 
 STRONG = {"AIRFLOW__API_AUTH__JWT_SECRET": "Xo4mW9qZr2Lk7vB1nT8cY3uH6pJ0sD5fGa",
@@ -161,15 +161,15 @@ def test_the_entrypoint_refuses_weak_secrets(change, expected):
     import subprocess
     import sys
 
-    from lgstats import secrets_check
+    from lgstats.core import secrets_check
 
     assert secrets_check.problems(STRONG) == []
     env = {**STRONG, **change}
     assert any(expected in p for p in secrets_check.problems(env))
-    proc = subprocess.run([sys.executable, "-m", "lgstats.secrets_check", "--exec", "echo", "started"],
+    proc = subprocess.run([sys.executable, "-m", "lgstats.core.secrets_check", "--exec", "echo", "started"],
                           env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True)
     assert proc.returncode == 78 and expected in proc.stderr and "started" not in proc.stdout
-    ok = subprocess.run([sys.executable, "-m", "lgstats.secrets_check", "--exec", "echo", "started"],
+    ok = subprocess.run([sys.executable, "-m", "lgstats.core.secrets_check", "--exec", "echo", "started"],
                         env={"PATH": "/usr/bin:/bin", **STRONG}, capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout.strip() == "started"
 

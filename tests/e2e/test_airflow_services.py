@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lgstats import airflow_stack
-from lgstats.airflow_stack import health
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
+from lgstats.services import airflow_stack
+from lgstats.services.airflow_stack import health
 from tests.conftest import free_port
 from tests.secrets_scan import assert_home_keeps_its_secrets
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
 from tests.browser import start_browser, wait_for
 from tests.conftest import free_port
 from tests.secrets_scan import assert_home_keeps_its_secrets
@@ -46,7 +46,7 @@ def superset(clean_replay):
 
 @pytest.fixture(scope="module")
 def api(superset):
-    from lgstats.bi import Client
+    from lgstats.services.bi import Client
 
     return Client(superset["url"], superset["credentials"])
 

@@ -20,8 +20,8 @@ from urllib.parse import quote
 import psutil
 import pytest
 
-from lgstats.airflow_stack import kill_session
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
+from lgstats.services.airflow_stack import kill_session
 from tests.browser import start_browser, wait_for
 from tests.conftest import fct_rows, free_port
 
@@ -123,8 +123,8 @@ def stack(tmp_path_factory, fresh_database, webhook, reference):
 
 
 def _api(stack):
-    from lgstats.settings import Settings
-    from lgstats.trigger import AirflowAPI
+    from lgstats.core.settings import Settings
+    from lgstats.services.trigger import AirflowAPI
 
     return AirflowAPI.login(Settings(home=stack["home"]))
 
@@ -233,7 +233,7 @@ def test_a_failing_task_sends_exactly_one_alert_naming_its_worker(stack, webhook
 def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_marts_match(stack, reference_rows):
     import psycopg
 
-    from lgstats.trigger import Follower
+    from lgstats.services.trigger import Follower
 
     api = _api(stack)
     url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
@@ -279,7 +279,7 @@ def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_mart
 
 
 def _build_done_after(api, run_id: str) -> bool:
-    from lgstats.trigger import BUILD_DAG, _builds_for, _events_of
+    from lgstats.services.trigger import BUILD_DAG, _builds_for, _events_of
 
     run = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}")
     builds, all_taken = _builds_for(api, _events_of(api, "stats_nz_ingest", run), run["start_date"], {})

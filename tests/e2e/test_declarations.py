@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
 from tests.conftest import role_url
 
 pytestmark = pytest.mark.e2e
@@ -53,14 +53,15 @@ dashboard: {slug: decentralisation-and-resilience, row: 2}
 """
 PROBE = """
 import json, os, subprocess, sys
-from lgstats import bi, marts, superset_assets, toolchain
-from lgstats.settings import get_settings, warehouse_env
+from lgstats.pipeline import dbt_project, marts
+from lgstats.services import bi
+from lgstats.core.settings import get_settings, warehouse_env
 s = get_settings()
-toolchain.ensure_manifest()
-dbt = [toolchain._bin("dbt"), "build", "--select", "mart_wide_columns", "decentralisation_country_profile",
-       "coverage_by_country", "--project-dir", str(toolchain.DBT_DIR), "--profiles-dir", str(toolchain.DBT_DIR)]
+dbt_project.ensure_manifest()
+dbt = [dbt_project._bin("dbt"), "build", "--select", "mart_wide_columns", "decentralisation_country_profile",
+       "coverage_by_country", "--project-dir", str(dbt_project.DBT_DIR), "--profiles-dir", str(dbt_project.DBT_DIR)]
 proc = subprocess.run(dbt, env={**os.environ, **warehouse_env(s)}, capture_output=True, text=True)
-manifest = json.loads(toolchain.MANIFEST.read_text())
+manifest = json.loads(dbt_project.MANIFEST.read_text())
 files = bi.bundle(s)
 print(json.dumps({"dbt": proc.returncode, "dbt_out": proc.stdout[-3000:], "marts": marts.names(),
                   "exposures": {e["name"]: e["depends_on"]["nodes"] for e in manifest["exposures"].values()},

@@ -14,8 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats import marts, registry, warehouse
-from lgstats.settings import PROJECT_DIR
+from lgstats.core import warehouse
+from lgstats.core.settings import PROJECT_DIR
+from lgstats.pipeline import marts, registry
 from tests.conftest import FIXTURES, REPLAY, role_url
 from tests.mart_fingerprint import differences
 from tests.sdg_server import Fault, SdgServer

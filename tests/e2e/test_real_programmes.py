@@ -11,7 +11,7 @@ from collections import Counter
 import psycopg
 import pytest
 
-from lgstats.real import asia_pacific_areas
+from lgstats.devdata.real import asia_pacific_areas
 from tests.conftest import FIXTURES, REPLAY
 
 pytestmark = pytest.mark.e2e

@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from werkzeug import Response
 
-from lgstats import registry
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
+from lgstats.pipeline import registry
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from werkzeug import Response
 
-from lgstats import pipeline, registry, toolchain
-from lgstats.raw_tables import ensure_all_raw_tables
-from lgstats.settings import PROJECT_DIR, warehouse_env
+from lgstats.core.settings import PROJECT_DIR, warehouse_env
+from lgstats.pipeline import dbt_project, registry
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.raw_tables import ensure_all_raw_tables
 from tests.conftest import dbt_target_path
 
 pytestmark = pytest.mark.e2e
@@ -129,7 +130,7 @@ def bench(tmp_path_factory, fresh_database):
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
-        from lgstats import warehouse
+        from lgstats.core import warehouse
 
         with warehouse.connect() as conn:
             ensure_all_raw_tables(conn)
@@ -140,9 +141,9 @@ def bench(tmp_path_factory, fresh_database):
 
 def _dbt(*args: str) -> str:
     env = {**os.environ, **warehouse_env()}
-    proc = subprocess.run([toolchain._bin("dbt"), *args, "--project-dir", str(toolchain.DBT_DIR), "--profiles-dir",
-                           str(toolchain.DBT_DIR), "--target-path", dbt_target_path()], env=env, capture_output=True,
-                          text=True, cwd=toolchain.DBT_DIR)
+    proc = subprocess.run([dbt_project._bin("dbt"), *args, "--project-dir", str(dbt_project.DBT_DIR), "--profiles-dir",
+                           str(dbt_project.DBT_DIR), "--target-path", dbt_target_path()], env=env, capture_output=True,
+                          text=True, cwd=dbt_project.DBT_DIR)
     assert proc.returncode == 0, (args, proc.stdout[-4000:])
     return proc.stdout
 
@@ -166,7 +167,7 @@ def test_every_generated_registry_entry_builds_and_its_rows_reach_fct_observatio
         (bench["folder"] / f"{name}.yml").write_text(yaml.safe_dump(item["entry"], sort_keys=False),
                                                      encoding="utf-8")
         bench["mp"].setenv(f"LGSTATS_{name.upper()}_BASE_URL", httpserver.url_for(item["base"]))
-    from lgstats import warehouse
+    from lgstats.core import warehouse
 
     with warehouse.connect() as conn:  # what warehouse_build's first task does: registry mirrored, raw tables made
         ensure_all_raw_tables(conn)

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
 from tests.conftest import free_port
 from tests.e2e.test_lgstats_run import lgstats
 

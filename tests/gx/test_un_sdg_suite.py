@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lgstats import pipeline, registry
-from lgstats.connectors import un_sdg
-from lgstats.snapshots import Snapshot
-from lgstats.validation import run_suite
+from lgstats.pipeline import registry
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.connectors import un_sdg
+from lgstats.pipeline.snapshots import Snapshot
+from lgstats.pipeline.validation import run_suite
 
 
 @pytest.fixture(scope="module")

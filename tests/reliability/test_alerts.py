@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import psycopg
 from werkzeug import Response
 
-from lgstats import alerts
+from lgstats.services import alerts
 
 
 def context() -> dict:
@@ -28,7 +28,7 @@ def test_the_full_url_is_used_and_never_logged(httpserver, monkeypatch, caplog, 
     httpserver.expect_request("/hooks/x", method="POST").respond_with_handler(hook)
     url = httpserver.url_for("/hooks/x").replace("http://", "http://bot:pa55word@") + "?token=s3cret"
     monkeypatch.setenv("AIRFLOW_CONN_LGSTATS_ALERTS", url)
-    with caplog.at_level(logging.WARNING, logger="lgstats.alerts"):
+    with caplog.at_level(logging.WARNING, logger="lgstats.services.alerts"):
         alerts.notify_failure(context())
     path, token, auth = got[0]
     assert (path, token, auth.username, auth.password) == ("/hooks/x", "s3cret", "bot", "pa55word")
@@ -44,7 +44,7 @@ def test_an_unreachable_webhook_is_recorded_too(monkeypatch, caplog, warehouse_u
     from tests.conftest import free_port
 
     monkeypatch.setenv("AIRFLOW_CONN_LGSTATS_ALERTS", f"http://127.0.0.1:{free_port()}/hook?key=abc123")
-    with caplog.at_level(logging.WARNING, logger="lgstats.alerts"):
+    with caplog.at_level(logging.WARNING, logger="lgstats.services.alerts"):
         alerts.notify_failure(context())
     assert "could not post" in caplog.text and "abc123" not in caplog.text
     with psycopg.connect(warehouse_url) as conn:

@@ -13,15 +13,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats.settings import PROJECT_DIR
-from lgstats.warehouse import RUN_LOCK_KEY
+from lgstats.core.settings import PROJECT_DIR
+from lgstats.core.warehouse import RUN_LOCK_KEY
 
 LOADER = textwrap.dedent("""
     import sys
     from pathlib import Path
     sys.path.insert(0, {bench!r})
     from loader_bench import make_snapshot
-    from lgstats import pipeline
+    from lgstats.pipeline import steps as pipeline
     snap = make_snapshot(int(sys.argv[1]), Path(sys.argv[2]))
     print(snap, flush=True)
     if sys.argv[3] == "load":
@@ -37,7 +37,7 @@ def _count(url: str, sql: str, *args):
 
 def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_each_row_once(warehouse_url, tmp_path,
                                                                                 monkeypatch):
-    from lgstats import registry
+    from lgstats.pipeline import registry
 
     # the benchmark's synthetic snapshot belongs to a 'bench' source: register it for this test only
     src = registry.source("un_sdg")
@@ -46,7 +46,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_each_row_once
     monkeypatch.setattr(registry, "sources", lambda *a: {"un_sdg": src, "bench": bench})
     script = tmp_path / "load.py"
     script.write_text("from lgstats import registry\n"
-                      "import lgstats.registry as r\n"
+                      "import lgstats.pipeline.registry as r\n"
                       "_src = r.source('un_sdg')\n"
                       "_b = _src.model_copy(update={'name': 'bench', 'datasets': [_src.dataset('series_data')"
                       ".model_copy(update={'raw_table': 'bench__series_data'})]})\n"
@@ -72,7 +72,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_each_row_once
     time.sleep(0.5)  # the server notices the dead client and rolls back
     assert _count(warehouse_url, "select count(*) from raw.bench__series_data") == 0
     assert _count(warehouse_url, "select count(*) from raw.snapshot_origins") == 0
-    from lgstats import pipeline
+    from lgstats.pipeline import steps as pipeline
 
     result = pipeline.load(snapshot_path)
     assert result["rows"] == rows

@@ -9,8 +9,8 @@ import time
 import pytest
 from werkzeug import Response
 
-from lgstats.http import ApiError, Deadline, FetchError, GuardedSession, make_session, request_checked
-from lgstats.registry import HttpPolicy
+from lgstats.pipeline.http import ApiError, Deadline, FetchError, GuardedSession, make_session, request_checked
+from lgstats.pipeline.registry import HttpPolicy
 
 SMALL = HttpPolicy(timeout_seconds=2, max_total_seconds=4, retries=2, backoff_factor=0.01, max_bytes=1_000_000)
 

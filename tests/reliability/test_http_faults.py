@@ -17,12 +17,13 @@ import psycopg
 import pytest
 from werkzeug import Response
 
-from lgstats import connectors, pipeline, registry
-from lgstats.http import ApiError, FetchError
-from lgstats.registry import HttpPolicy
-from lgstats.settings import get_settings
-from lgstats.snapshots import Snapshot
-from lgstats.validation import ValidationFailed
+from lgstats.core.settings import get_settings
+from lgstats.pipeline import connectors, registry
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.http import ApiError, FetchError
+from lgstats.pipeline.registry import HttpPolicy
+from lgstats.pipeline.snapshots import Snapshot
+from lgstats.pipeline.validation import ValidationFailed
 from tests.clients.test_pxweb_client import Psa
 from tests.clients.test_sdmx_client import ABS_CSV, Sdmx
 from tests.clients.test_world_bank_client import WorldBank
@@ -87,7 +88,7 @@ class Faulty:
 def serve(httpserver, monkeypatch):
     real_source = registry.source
     monkeypatch.setattr(registry, "source", lambda name: real_source(name).model_copy(update={"http": FAST}))
-    monkeypatch.setattr("lgstats.http.backoff_sleep", lambda *a: None)
+    monkeypatch.setattr("lgstats.pipeline.http.backoff_sleep", lambda *a: None)
 
     def install(client: Client, fault: str | None, times: int) -> Faulty:
         handler = Faulty(client.server(), fault, times if fault else 0, client.renamed)

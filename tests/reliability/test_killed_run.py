@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
 from tests.conftest import fct_rows
 
 # progress lines, printed as each task starts: during the ingestion, after the single validate-and-load pass

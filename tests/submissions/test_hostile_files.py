@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from lgstats.submissions import process
+from lgstats.pipeline.submissions import process
 from tests.conftest import REPLAY
 
 GOOD = ("area_code,local_government_name,election_year,seats_total,seats_women\n"
@@ -194,7 +194,7 @@ SAMPLES = {p.stem: p for p in sorted((REPLAY / "submissions").glob("*/*.csv"))}
 
 
 def free_text_cases() -> list[tuple[str, str]]:
-    from lgstats.submissions import contract
+    from lgstats.pipeline.submissions import contract
 
     return [(t.name, c.name) for t in contract.templates().values() for c in t.columns if c.type == "text"]
 
@@ -210,7 +210,7 @@ def test_sql_looking_unicode_and_long_text_in_every_free_text_field_is_stored_ve
                                                                                       template, column):
     import csv
 
-    from lgstats.submissions import contract
+    from lgstats.pipeline.submissions import contract
 
     limit = contract.limits().max_cell_chars
     hostile = (SQL_AND_UNICODE * 100)[: limit - 1]  # long, yet one below the limit

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats.submissions import checks, intake, process, report
+from lgstats.pipeline.submissions import checks, intake, process, report
 from tests.submissions.test_hostile_files import GOOD, HEADER, xlsx
 
 COUNCIL = ("PH-LG-001", "council_composition")

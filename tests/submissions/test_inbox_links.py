@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from lgstats.submissions import process
+from lgstats.pipeline.submissions import process
 from tests.submissions.test_hostile_files import GOOD
 from tests.submissions.test_inbox import COUNCIL, drop, inbox, loaded_rows
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from lgstats.submissions import process
+from lgstats.pipeline.submissions import process
 
 PARTNERSHIPS = ("partnership_id,partner_a_name,partner_a_country_iso3,partner_a_area_code,partner_b_name,"
                 "partner_b_country_iso3,partner_b_area_code,kind,start_year,end_year,status,themes,sdg_goals,"

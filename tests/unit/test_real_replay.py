@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lgstats import connectors, registry
-from lgstats.pipeline import _replay_into
-from lgstats.real import REAL_DIR, asia_pacific_areas, psa, registers, tabular, un_sdg, world_bank
-from lgstats.snapshots import Snapshot, SnapshotWriter
+from lgstats.devdata.real import REAL_DIR, asia_pacific_areas, psa, registers, tabular, un_sdg, world_bank
+from lgstats.pipeline import connectors, registry
+from lgstats.pipeline.snapshots import Snapshot, SnapshotWriter
+from lgstats.pipeline.steps import _replay_into
 from tests.conftest import REPLAY
 
 
@@ -126,7 +126,7 @@ def test_un_sdg_sidecar_says_what_the_pages_are_and_what_is_absent(tmp_path):
 
 
 def test_un_sdg_replay_passes_its_suites_and_the_catalogue_suite_still_catches_a_missing_series(tmp_path):
-    from lgstats.validation import run_suite
+    from lgstats.pipeline.validation import run_suite
 
     src = registry.source("un_sdg")
     conn = connectors.get("un_sdg")
@@ -184,8 +184,8 @@ def test_psa_replay_is_the_export_and_selects_incidence_by_its_label(tmp_path):
 
 
 def test_psa_registry_matches_the_evidence_and_a_missing_label_is_refused_by_name():
-    from lgstats.connectors.pxweb import resolve_selection, spec
-    from lgstats.http import ApiError
+    from lgstats.pipeline.connectors.pxweb import resolve_selection, spec
+    from lgstats.pipeline.http import ApiError
 
     sp = spec(registry.source("psa").dataset("poverty_incidence"))
     assert sp["table"] == "1F/FY/0041F3DF02A.px"  # fidelity-2026-11.md §2: poverty tables moved to 1F
@@ -201,7 +201,7 @@ def test_psa_registry_matches_the_evidence_and_a_missing_label_is_refused_by_nam
 
 
 def test_sng_wofi_uses_the_nine_dimension_dsd_in_registry_replay_and_parser(tmp_path):
-    from lgstats.connectors.sdmx import SchemaDrift, spec
+    from lgstats.pipeline.connectors.sdmx import SchemaDrift, spec
 
     dsd = ["REF_AREA", "INCOME", "FORM", "REG", "MEASURE", "COFOG", "SECTOR", "STATISTICAL_OPERATION", "UNIT_MEASURE"]
     ds = registry.source("oecd").dataset("sng_wofi_finance")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lgstats import connectors, registry
-from lgstats.validation import run_suite
+from lgstats.pipeline import connectors, registry
+from lgstats.pipeline.validation import run_suite
 from tests.conftest import REPLAY
 from tests.unit.test_real_replay import replayed
 
@@ -139,8 +139,9 @@ def test_a_misspelt_register_key_is_refused_with_the_dataset_named():
 
 @pytest.mark.usefixtures("warehouse_url")
 def test_a_rejected_register_loads_nothing_and_says_where_to_look(tmp_path, monkeypatch):
-    from lgstats import pipeline, warehouse
-    from lgstats.validation import ValidationFailed
+    from lgstats.core import warehouse
+    from lgstats.pipeline import steps as pipeline
+    from lgstats.pipeline.validation import ValidationFailed
 
     _broken_copy(tmp_path, "id_kemendagri", CASES["duplicate code"][0])
     monkeypatch.setenv("LGSTATS_REPLAY_DIR", str(tmp_path / "replay"))

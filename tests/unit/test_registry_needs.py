@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from lgstats import registry
+from lgstats.pipeline import registry
 
 
 def test_psa_brings_the_registers_its_provinces_refer_to_and_others_come_alone():

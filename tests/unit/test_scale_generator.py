@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lgstats import pipeline, registry
-from lgstats.connectors import un_sdg
-from lgstats.snapshots import Snapshot
-from lgstats.synthetic import scale
-from lgstats.validation import run_suite
+from lgstats.devdata.synthetic import scale
+from lgstats.pipeline import registry
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.connectors import un_sdg
+from lgstats.pipeline.snapshots import Snapshot
+from lgstats.pipeline.validation import run_suite
 
 
 def test_scaled_replay_passes_the_real_suite(tmp_path, monkeypatch):

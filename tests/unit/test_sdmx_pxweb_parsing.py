@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from lgstats.connectors import pxweb, sdmx
-from lgstats.http import ResponseError
-from lgstats.registry import Dataset
-from lgstats.snapshots import Snapshot
+from lgstats.pipeline.connectors import pxweb, sdmx
+from lgstats.pipeline.http import ResponseError
+from lgstats.pipeline.registry import Dataset
+from lgstats.pipeline.snapshots import Snapshot
 from tests.conftest import FIXTURES
 
 SAMPLES = FIXTURES / "samples"

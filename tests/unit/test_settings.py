@@ -1,4 +1,4 @@
-"""One settings object (issue 26): no module but lgstats/settings.py reads an ``LGSTATS_*`` variable, and
+"""One settings object (issue 26): no module but lgstats/core/settings.py reads an ``LGSTATS_*`` variable, and
 docs/operations.md lists every variable as the class declares it."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lgstats import settings
-from lgstats.settings import PROJECT_DIR, Settings
+from lgstats.core import settings
+from lgstats.core.settings import PROJECT_DIR, Settings
 
 CODE = [*sorted((PROJECT_DIR / "ingestion" / "lgstats").rglob("*.py")), *sorted((PROJECT_DIR / "dags").rglob("*.py"))]
 READERS = {("os", "getenv"), ("environ", "get"), ("environ", "pop"), ("environ", "setdefault")}
@@ -65,7 +65,7 @@ def test_the_check_finds_every_kind_of_read(source, found):
 def test_no_module_but_settings_reads_an_lgstats_variable():
     offenders = {str(p.relative_to(PROJECT_DIR)): lines for p in CODE if p.name != "settings.py"
                  and (lines := environment_reads(p.read_text(encoding="utf-8")))}
-    assert offenders == {}, f"read these through lgstats.settings.Settings instead: {offenders}"
+    assert offenders == {}, f"read these through lgstats.core.settings.Settings instead: {offenders}"
 
 
 def test_operations_guide_lists_every_variable_from_the_class():

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from lgstats import snapshots
-from lgstats.snapshots import SnapshotWriter
+from lgstats.pipeline import snapshots
+from lgstats.pipeline.snapshots import SnapshotWriter
 
 
 def _write(root, dt, payload: bytes, **origin):

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from lgstats import connectors, registry
-from lgstats.http import ResponseError
-from lgstats.real import asia_pacific_areas
-from lgstats.validation import run_suite
+from lgstats.devdata.real import asia_pacific_areas
+from lgstats.pipeline import connectors, registry
+from lgstats.pipeline.http import ResponseError
+from lgstats.pipeline.validation import run_suite
 from tests.conftest import REPLAY
 from tests.unit.test_real_replay import replayed
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 
-from lgstats import airflow_stack, cli, worker_name
+from lgstats import cli
+from lgstats.services import airflow_stack, worker_name
 
 
 def test_trigger_without_a_running_stack_says_how_to_start_one(tmp_path, monkeypatch, capsys):
@@ -19,7 +20,7 @@ def test_trigger_without_a_running_stack_says_how_to_start_one(tmp_path, monkeyp
 
 def test_a_stale_state_file_is_not_a_running_stack(tmp_path, monkeypatch):
     monkeypatch.setenv("LGSTATS_HOME", str(tmp_path))
-    from lgstats.settings import get_settings
+    from lgstats.core.settings import get_settings
 
     s = get_settings()
     path = airflow_stack.state_path(s)

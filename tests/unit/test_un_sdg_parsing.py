@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lgstats.connectors import un_sdg
-from lgstats.snapshots import SnapshotWriter
+from lgstats.pipeline.connectors import un_sdg
+from lgstats.pipeline.snapshots import SnapshotWriter
 from tests.conftest import FIXTURES
 
 SAMPLES = FIXTURES / "samples"

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from lgstats import registry, units
+from lgstats.pipeline import registry, units
 
 
 def test_every_mapping_points_into_the_list_and_cites_its_evidence():

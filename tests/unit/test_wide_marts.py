@@ -9,7 +9,7 @@ import csv
 
 import yaml
 
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
 
 SEED = PROJECT_DIR / "dbt" / "seeds" / "mart_wide_columns.csv"
 MARTS = PROJECT_DIR / "dbt" / "models" / "marts"

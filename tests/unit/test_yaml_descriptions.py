@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lgstats.settings import PROJECT_DIR
+from lgstats.core.settings import PROJECT_DIR
 
 COLUMN_KEYS = {"name", "data_type", "description", "constraints", "data_tests", "tests", "quote", "meta", "config",
                "tags", "type", "required", "values", "min", "max", "pattern"}

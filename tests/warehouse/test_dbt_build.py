@@ -7,9 +7,9 @@ import subprocess
 
 import psycopg
 
-from lgstats import pipeline
-from lgstats.settings import warehouse_env
-from lgstats.toolchain import DBT_DIR, _bin
+from lgstats.core.settings import warehouse_env
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.dbt_project import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from lgstats import connectors, docs_site, pipeline, validation
+from lgstats.pipeline import connectors, validation
+from lgstats.pipeline import steps as pipeline
+from lgstats.services import docs_site
 
 
 def test_data_docs_render_stored_results_without_validating_again(warehouse_url, tmp_path, monkeypatch):

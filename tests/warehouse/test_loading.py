@@ -8,11 +8,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lgstats import pipeline, warehouse
-from lgstats.connectors import un_sdg
-from lgstats.loading import load_snapshot
-from lgstats.settings import Settings
-from lgstats.snapshots import Snapshot
+from lgstats.core import warehouse
+from lgstats.core.settings import Settings
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.connectors import un_sdg
+from lgstats.pipeline.loading import load_snapshot
+from lgstats.pipeline.snapshots import Snapshot
 
 
 def _count(url, sql):
@@ -67,7 +68,7 @@ def test_a_load_that_fails_mid_copy_leaves_nothing(warehouse_url):
 def test_validate_parses_once_and_load_publishes_the_staged_rows(warehouse_url, monkeypatch):
     """One parse per snapshot: validate streams the rows into pending.<table> and checks the columns its suite
     reads from there; load publishes them in one transaction without parsing again."""
-    from lgstats import connectors
+    from lgstats.pipeline import connectors
 
     path = pipeline.fetch("un_sdg", "series_data", "2026-11-28", "replay")
     expected = un_sdg.expected_rows(Snapshot.open(Path(path)))
@@ -92,7 +93,7 @@ def test_a_snapshot_that_fails_validation_leaves_nothing_staged(warehouse_url, t
     import json
     import shutil
 
-    from lgstats.validation import ValidationFailed
+    from lgstats.pipeline.validation import ValidationFailed
     from tests.conftest import REPLAY
 
     bad = tmp_path / "replay"
@@ -116,7 +117,7 @@ def test_two_databases_set_up_at_once_on_one_server_both_get_their_roles(pg_admi
 
     from psycopg import sql
 
-    from lgstats import access
+    from lgstats.core import access
 
     names = [f"lgstats_race_{os.getpid()}_{i}" for i in range(6)]
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
@@ -147,7 +148,7 @@ def test_two_databases_set_up_at_once_on_one_server_both_get_their_roles(pg_admi
 
 
 def test_raw_tables_with_series_are_indexed_to_look_one_series_up_and_old_warehouses_migrate(warehouse_url):
-    from lgstats.schema import bootstrap, ensure_raw_table
+    from lgstats.pipeline.schema import bootstrap, ensure_raw_table
 
     with psycopg.connect(warehouse_url) as conn:
         bootstrap(conn)

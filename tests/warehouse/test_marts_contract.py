@@ -9,9 +9,10 @@ import subprocess
 import psycopg
 import pytest
 
-from lgstats import gates, marts, pipeline, registry
-from lgstats.settings import PROJECT_DIR, warehouse_env
-from lgstats.toolchain import DBT_DIR, _bin
+from lgstats.core.settings import PROJECT_DIR, warehouse_env
+from lgstats.pipeline import gates, marts, registry
+from lgstats.pipeline import steps as pipeline
+from lgstats.pipeline.dbt_project import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions, role_url
 
 MARTS = marts.names()  # every model of dbt/models/marts, from the manifest
@@ -235,7 +236,7 @@ def test_a_new_small_snapshot_costs_work_in_proportion_to_its_rows(built):
 def _guide_queries() -> list[str]:
     import re
 
-    from lgstats.settings import PROJECT_DIR
+    from lgstats.core.settings import PROJECT_DIR
 
     text = (PROJECT_DIR / "docs" / "analyst-guide.md").read_text()
     return [q for q in re.findall(r"```sql\n(.*?)```", text, flags=re.S) if "marts." in q]
@@ -510,7 +511,7 @@ def test_a_wide_mart_that_disagrees_with_its_declaration_fails_its_test(built, c
 
 
 def test_dbt_source_freshness_judges_each_registry_dataset_as_ops_freshness_does(built, tmp_path):
-    """Issue 26: dbt `sources:` for the registry's datasets are generated (lgstats.dbt_generated), so
+    """Issue 26: dbt `sources:` for the registry's datasets are generated (lgstats.pipeline.dbt_generated), so
     `dbt source freshness` works; its rule is the one `lgstats status` shows (ops.freshness: late when the newest
     snapshot was not fetched within the entry's expected_refresh_days). One dataset's fetch is made old, and dbt
     and ops.freshness agree on every dataset."""

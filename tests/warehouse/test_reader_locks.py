@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from lgstats import access, locks, reader_guard, warehouse
-from lgstats.settings import Settings
+from lgstats.core import access, locks, reader_guard, warehouse
+from lgstats.core.settings import Settings
 from tests.conftest import role_url
 
 # every lock the pipeline takes: the provision, run, submission, raw-table, bootstrap and DDL keys
@@ -88,7 +88,7 @@ def test_a_reader_that_lifts_its_timeouts_and_holds_a_mart_is_ended_and_the_buil
     builder.start()
     builder.join(timeout=3)
     assert builder.is_alive(), "the rebuild should be waiting for the reader's lock"
-    caplog.set_level(logging.WARNING, logger="lgstats.reader_guard")
+    caplog.set_level(logging.WARNING, logger="lgstats.core.reader_guard")
     with reader_guard.watching(lambda: psycopg.connect(pipeline, autocommit=True), every=0.5, grace="2 seconds"):
         builder.join(timeout=60)
     assert done == {"ok": True}
@@ -130,7 +130,7 @@ def test_a_readers_own_password_change_is_detected_and_repaired_at_the_next_star
         conn.execute("alter role lgstats_bi password 'the-reader-changed-it-1234'")
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(bi, connect_timeout=5)
-    caplog.set_level(logging.WARNING, logger="lgstats.access")
+    caplog.set_level(logging.WARNING, logger="lgstats.core.access")
     access.provision(warehouse_url, warehouse_url.rsplit("/", 1)[1], Settings(home=Path(tempfile.gettempdir())),
                      embedded=False)
     assert any("lgstats_bi could not log in" in r.getMessage() for r in caplog.records)

@@ -9,9 +9,9 @@ import subprocess
 import psycopg
 import pytest
 
-from lgstats.settings import warehouse_env
-from lgstats.submissions import contract, process
-from lgstats.toolchain import DBT_DIR, _bin
+from lgstats.core.settings import warehouse_env
+from lgstats.pipeline.dbt_project import DBT_DIR, _bin
+from lgstats.pipeline.submissions import contract, process
 from tests.conftest import dbt_target_path, load_sample_submissions
 
 
@@ -72,7 +72,7 @@ def test_resubmission_replaces_the_earlier_version_and_keeps_it_in_history(built
 
 
 def _load_register(name: str) -> None:
-    from lgstats import pipeline
+    from lgstats.pipeline import steps as pipeline
 
     path = pipeline.fetch("registers", name, "2026-11-29", "replay")
     pipeline.validate(path)
@@ -82,8 +82,8 @@ def _load_register(name: str) -> None:
 def test_area_codes_are_checked_against_the_register_with_closest_matches(warehouse_url, tmp_path, monkeypatch):
     """A local government may be named by its member code or its official register code; any other code is
     quarantined with the reason and the register areas closest by name."""
-    from lgstats import warehouse
-    from lgstats.raw_tables import ensure_all_raw_tables
+    from lgstats.core import warehouse
+    from lgstats.pipeline.raw_tables import ensure_all_raw_tables
 
     with warehouse.connect() as conn:
         ensure_all_raw_tables(conn)
@@ -139,7 +139,7 @@ def test_a_bad_submission_is_set_aside_row_by_row_and_never_breaks_the_build(bui
 
 
 def test_the_publish_gate_refuses_non_finite_values(built):
-    from lgstats import gates
+    from lgstats.pipeline import gates
 
     with psycopg.connect(built) as conn:
         snapshot = conn.execute("update raw.submissions__local_indicator set value = 'Infinity' where row_number = 2"

@@ -1,0 +1,2 @@
+"""The foundation every wing stands on: settings, credentials, the warehouse and its roles, locks. Imports no
+other wing."""

@@ -1,0 +1,49 @@
+"""One registry dataset must not fail every mart: before the intermediate layer, each registry dataset's
+observation SELECT runs on its own (dbt macro ``probe_registry_datasets``). A dataset whose SELECT fails is
+recorded in ``ops.registry_build_failures`` and left out of this build; the others build and publish, and
+:func:`report` fails the run at its end naming each left-out dataset with PostgreSQL's message (issue 24)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+from lgstats.core import warehouse
+from lgstats.core.settings import warehouse_env
+from lgstats.pipeline import dbt_project
+
+
+class DatasetsLeftOut(RuntimeError):
+    """Some registry datasets could not build and were left out; everything else was published."""
+
+
+def probe() -> list[dict]:
+    """Run the probe (one dbt invocation) and return the datasets it left out."""
+    env = {**os.environ, **warehouse_env()}
+    with tempfile.TemporaryDirectory(prefix="lgstats-probe-") as target:
+        proc = subprocess.run([dbt_project._bin("dbt"), "run-operation", "probe_registry_datasets", "--project-dir",
+                               str(dbt_project.DBT_DIR), "--profiles-dir", str(dbt_project.DBT_DIR), "--target-path",
+                               target, "--quiet"], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the registry probe (dbt run-operation probe_registry_datasets) failed:\n"
+                           f"{(proc.stdout + proc.stderr)[-3000:]}")
+    return left_out()
+
+
+def left_out() -> list[dict]:
+    with warehouse.connect() as conn:
+        rows = conn.execute("select source, dataset, error from ops.registry_build_failures "
+                            "order by source, dataset").fetchall()
+    return [{"dataset": f"{s}/{d}", "error": e} for s, d, e in rows]
+
+
+def report() -> None:
+    """Fail (after the marts and docs are published) when the probe left a dataset out, naming it."""
+    failures = left_out()
+    if failures:
+        listed = "; ".join(f"{f['dataset']}: {f['error']}" for f in failures)
+        raise DatasetsLeftOut(
+            f"{len(failures)} registry dataset(s) could not build and were left out of this build: {listed}. "
+            "Every other dataset's marts were published. Fix: correct the registry entry (registry/sources/) "
+            "or the raw data it reads, and run again.")
