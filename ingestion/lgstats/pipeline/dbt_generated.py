@@ -5,6 +5,7 @@ chart or registry entry therefore changes no file of dbt/."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -67,7 +68,9 @@ def write() -> list[Path]:
                                 (REGISTRY_SOURCES, registry_sources(), "ingestion/sources")):
         text = HEADER.format(what=what) + yaml.safe_dump(content, sort_keys=False, allow_unicode=True, width=118)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)  # dbt, parsing in another process, reads the old file or the new one
             written.append(path)
     return written
 

@@ -4,6 +4,7 @@ after the files made from other declarations are written), and the tools beside 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,11 +32,26 @@ def ensure_manifest(force: bool = False) -> Path:
 
     dbt_generated.write()
     if force or _inputs_newer_than(MANIFEST):
-        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-        proc = subprocess.run([_bin("dbt"), "parse", "--project-dir", str(DBT_DIR), "--profiles-dir",
-                               str(DBT_DIR), "--quiet"], env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+        # parsed into a target of its own, then put in place with one rename: a process reading the manifest
+        # meanwhile (a DAG file, another command) sees the old one or the new one, never half of one
+        work = MANIFEST.parent / f".parse-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        partial = MANIFEST.parent / "partial_parse.msgpack"  # dbt's partial parsing: only what changed is read again
+        if partial.exists():
+            shutil.copy2(partial, work / partial.name)
+        try:
+            env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+            proc = subprocess.run([_bin("dbt"), "parse", "--project-dir", str(DBT_DIR), "--profiles-dir",
+                                   str(DBT_DIR), "--target-path", str(work), "--quiet"],
+                                  env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+            if (work / partial.name).exists():
+                os.replace(work / partial.name, partial)
+            os.replace(work / "manifest.json", MANIFEST)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return MANIFEST
 
 
