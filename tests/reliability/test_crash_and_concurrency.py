@@ -45,8 +45,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_each_row_once
         src.dataset("series_data").model_copy(update={"raw_table": "bench__series_data"})]})
     monkeypatch.setattr(registry, "sources", lambda *a: {"un_sdg": src, "bench": bench})
     script = tmp_path / "load.py"
-    script.write_text("from lgstats import registry\n"
-                      "import lgstats.pipeline.registry as r\n"
+    script.write_text("import lgstats.pipeline.registry as r\n"
                       "_src = r.source('un_sdg')\n"
                       "_b = _src.model_copy(update={'name': 'bench', 'datasets': [_src.dataset('series_data')"
                       ".model_copy(update={'raw_table': 'bench__series_data'})]})\n"
