@@ -55,3 +55,28 @@ def test_an_html_page_or_a_cut_body_is_refused_naming_the_url(imf, body, named):
     with pytest.raises(FetchError) as err:
         pipeline.fetch(SOURCE, DATASET, "2026-12-04", "live")
     assert path in str(err.value) and named in str(err.value)
+
+
+def test_a_key_the_entry_names_is_sent_as_a_header_by_this_connector_too(imf, monkeypatch):
+    """Issue 26: `auth:` in a registry entry was honoured by SDMX only; every connector now fetches through
+    http.source_session, so a tabular source with a key sends it as a header, never in the URL or the snapshot,
+    and without it says which variable to set."""
+    from pathlib import Path
+
+    from lgstats.pipeline.http import ApiError
+
+    real = registry.sources()
+    keyed = real[SOURCE].model_copy(update={"auth": {"header": "X-Api-Key", "env": "LGSTATS_IMF_FD_API_KEY",
+                                                     "register": "the test's own"}})
+    monkeypatch.setattr(registry, "sources", lambda *a: {**real, SOURCE: keyed})
+    monkeypatch.delenv("LGSTATS_IMF_FD_API_KEY", raising=False)
+    with pytest.raises(ApiError, match=r"\$LGSTATS_IMF_FD_API_KEY \(the test's own\)"):
+        pipeline.fetch(SOURCE, DATASET, "2026-12-04", "live")
+    secret = "k-" + "0123456789abcdef"
+    monkeypatch.setenv("LGSTATS_IMF_FD_API_KEY", secret)
+    server, path = imf
+    server.expect_request(path).respond_with_data(BODY, content_type="text/csv")
+    snapshot = pipeline.fetch(SOURCE, DATASET, "2026-12-04", "live")
+    request = server.log[0][0]
+    assert request.headers.get("X-Api-Key") == secret and secret not in request.url
+    assert secret.encode() not in b"".join(p.read_bytes() for p in Path(snapshot).iterdir())

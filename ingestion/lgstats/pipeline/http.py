@@ -19,7 +19,7 @@ from urllib3 import exceptions as urllib3_errors
 from urllib3.util.retry import Retry
 
 from lgstats import __version__
-from lgstats.pipeline.registry_model import HttpPolicy
+from lgstats.pipeline.registry_model import HttpPolicy, Source
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -113,6 +113,24 @@ def make_session(policy: HttpPolicy, secret_headers: dict[str, str] | None = Non
     session.headers["User-Agent"] = f"lgstats/{__version__} (+https://github.com/lgstats)"
     session.headers["Accept"] = "application/json"
     return session
+
+
+def source_session(source: Source) -> GuardedSession:
+    """The session every connector fetches a source with: its HTTP policy, and its API key when the registry entry
+    has `auth: {header, env, register}`, sent as a secret header (never in URLs, sidecars or logs, dropped on a
+    redirect to another host)."""
+    auth = source.auth or {}
+    secret = {}
+    if auth:
+        from lgstats.core.settings import Settings
+
+        key = Settings.named_variable(auth["env"])
+        if not key:
+            where = auth.get("register", "see the source's documentation")
+            raise ApiError(f"{source.name}: the API needs a key in ${auth['env']} ({where}); set it in the "
+                           "environment or .env, never in the registry")
+        secret = {auth["header"]: key}
+    return make_session(source.http, secret_headers=secret)
 
 
 def _bind_deadline(session: requests.Session, deadline: Deadline) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lgstats.pipeline import units
-from lgstats.pipeline.http import ApiError, Deadline, ResponseError, make_session, request_checked
+from lgstats.pipeline.http import ApiError, Deadline, ResponseError, request_checked, source_session
 from lgstats.pipeline.registry_model import Dataset, ObservationKeys, Source
 from lgstats.pipeline.snapshots import Snapshot, SnapshotWriter
 
@@ -131,7 +131,7 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     sp = spec(dataset)
     base = source.effective_base_url()
     url = f"{base}/{sp['table']}"
-    session = make_session(source.http)
+    session = source_session(source)
     deadline = Deadline(source.http.max_total_seconds)
     meta_body, wanted, meta_url = request_checked(
         session, "GET", url, policy=source.http, deadline=deadline,

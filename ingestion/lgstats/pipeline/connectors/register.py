@@ -36,7 +36,7 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
-from lgstats.pipeline.http import Deadline, ResponseError, make_session, request_checked
+from lgstats.pipeline.http import Deadline, ResponseError, request_checked, source_session
 from lgstats.pipeline.registry_model import ConnectorKeys, Dataset, Source
 from lgstats.pipeline.snapshots import Snapshot, SnapshotWriter
 
@@ -118,7 +118,7 @@ def _check_csv(body: bytes, resp) -> bytes:
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     sp = spec(dataset)
     base = source.effective_base_url()
-    session = make_session(source.http)
+    session = source_session(source)
     session.headers["Accept"] = "text/csv, text/plain"
     deadline = Deadline(source.http.max_total_seconds)
     for role, path in sp.files.items():

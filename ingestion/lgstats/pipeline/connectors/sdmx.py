@@ -21,7 +21,7 @@ from typing import Any
 
 from lgstats.pipeline import units
 from lgstats.pipeline.connectors.cells import decimal_cell
-from lgstats.pipeline.http import ApiError, Deadline, ResponseError, make_session, request_checked
+from lgstats.pipeline.http import ApiError, Deadline, ResponseError, request_checked, source_session
 from lgstats.pipeline.registry_model import Dataset, ObservationKeys, Source
 from lgstats.pipeline.snapshots import Snapshot, SnapshotWriter
 
@@ -176,18 +176,7 @@ def check_body(body: bytes, content_type: str, sp: dict, where: str) -> int:
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     sp = spec(dataset)
     base = source.effective_base_url()
-    auth = source.auth or {}
-    secret = {}
-    if auth:
-        from lgstats.core.settings import Settings
-
-        key = Settings.named_variable(auth["env"])
-        if not key:
-            where = auth.get("register", "see the source's documentation")
-            raise ApiError(f"{source.name}: the API needs a key in ${auth['env']} ({where}); set it in the "
-                           "environment or .env, never in the registry")
-        secret = {auth["header"]: key}  # a header: never in URLs, sidecars or logs, never sent to another host
-    session = make_session(source.http, secret_headers=secret)
+    session = source_session(source)
     session.headers["Accept"] = "application/vnd.sdmx.data+csv;version=1.0.0, text/csv;q=0.9"
     url = f"{base}/data/{sp['agency']},{sp['flow']},{sp['version']}/{sp['key']}"
     params = list({"dimensionAtObservation": "AllDimensions", "format": sp["format"], **sp["params"]}.items())

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from lgstats.core.settings import SEEDS_DIR
 from lgstats.pipeline import units
 from lgstats.pipeline.connectors.cells import decimal_cell
-from lgstats.pipeline.http import Deadline, ResponseError, make_session, request_checked
+from lgstats.pipeline.http import Deadline, ResponseError, request_checked, source_session
 from lgstats.pipeline.registry_model import ConnectorKeys, Dataset, Source
 from lgstats.pipeline.snapshots import Snapshot, SnapshotWriter
 
@@ -147,7 +147,7 @@ def _check_csv(body: bytes, resp, sp: DatasetSpec) -> int:
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     sp = spec(dataset)
     base = source.effective_base_url()
-    session = make_session(source.http)
+    session = source_session(source)
     session.headers["Accept"] = "text/csv, text/plain"
     body, lines, url = request_checked(session, "GET", f"{base}/{sp.file}", policy=source.http,
                                        deadline=Deadline(source.http.max_total_seconds),

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from lgstats.pipeline import units
-from lgstats.pipeline.http import Deadline, FetchError, get_json, make_session
+from lgstats.pipeline.http import Deadline, FetchError, get_json, source_session
 from lgstats.pipeline.registry_model import Dataset, Source
 from lgstats.pipeline.snapshots import Snapshot, SnapshotWriter
 
@@ -150,7 +150,7 @@ def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     """Fetch the dataset into ``writer``; returns origin fields for the sidecar."""
     base = source.effective_base_url()
     url = f"{base}/{dataset.endpoint}"
-    session = make_session(source.http)
+    session = source_session(source)
     deadline = Deadline(source.http.max_total_seconds)
     if kind(dataset) != "series_data":
         body, payload, final_url = get_json(session, url, [], source.http, deadline, check=check_list)

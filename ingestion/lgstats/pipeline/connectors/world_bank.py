@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lgstats.core.settings import SEEDS_DIR
-from lgstats.pipeline.http import ApiError, Deadline, ResponseError, get_json, make_session
+from lgstats.pipeline.http import ApiError, Deadline, ResponseError, get_json, source_session
 from lgstats.pipeline.registry_model import ConnectorKeys, Dataset, Source
 from lgstats.pipeline.snapshots import Snapshot, SnapshotWriter
 
@@ -75,7 +75,7 @@ def check_page(payload: Any, where: str) -> list:
 def fetch(source: Source, dataset: Dataset, writer: SnapshotWriter) -> dict:
     base = source.effective_base_url()
     iso3 = ";".join(countries(dataset))
-    session = make_session(source.http)
+    session = source_session(source)
     deadline = Deadline(source.http.max_total_seconds)
     errors = []
     for series in dataset.series:
