@@ -30,7 +30,7 @@ $(BIN)/.synced: pyproject.toml uv.lock | $(if $(filter $(TOOLS)/%,$(UV)),$(UV))
 
 # the exposures and the registry's dbt source are made from bi/superset/assets and ingestion/sources first
 dbt/target/manifest.json: $(BIN)/.synced $(shell find dbt/models dbt/macros dbt/seeds ingestion/sources bi/superset/assets -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
-	$(BIN)/python -m lgstats.pipeline.dbt_generated
+	$(BIN)/python -m lgstats.pipeline.generated_files
 	cd dbt && ../$(BIN)/dbt parse --profiles-dir . --quiet
 	@touch $@
 

@@ -181,7 +181,7 @@ def _failures(path: Path) -> list[dict]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lgstats.pipeline import dbt_project
+    from lgstats.pipeline import transforms
     from lgstats.services import toolchain
 
     s = get_settings()
@@ -219,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print("  airflow metadata ...")
         toolchain.ensure_airflow_db(s)
         _print("  dbt manifest ...")
-        dbt_project.ensure_manifest()
+        transforms.ensure_manifest()
         run_dir = s.home / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         run_dir.mkdir(parents=True, exist_ok=True)
         env["LGSTATS_FAILURE_FILE"] = str(run_dir / "failures.jsonl")
@@ -360,12 +360,12 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from lgstats.pipeline import dbt_project
+    from lgstats.pipeline import transforms
     from lgstats.services import docs_site
 
     s = get_settings()
     warehouse.ensure_running(s)
-    dbt_project.ensure_manifest()
+    transforms.ensure_manifest()
     _print("building the dbt docs and the Great Expectations Data Docs ...")
     index = docs_site.build(Path(args.out) if args.out else None)
     _print(f"documentation: {index}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lgstats.core.settings import PROJECT_DIR
-from lgstats.pipeline.dbt_project import ensure_manifest
+from lgstats.pipeline.transforms import ensure_manifest
 from lgstats.services.toolchain import apply_airflow_env
 
 DAG_FILES = sorted(p for p in (PROJECT_DIR / "dags").glob("*.py") if not p.name.startswith("_"))

@@ -53,15 +53,15 @@ dashboard: {slug: decentralisation-and-resilience, row: 2}
 """
 PROBE = """
 import json, os, subprocess, sys
-from lgstats.pipeline import dbt_project, marts
+from lgstats.pipeline import transforms, marts
 from lgstats.services import bi
 from lgstats.core.settings import get_settings, warehouse_env
 s = get_settings()
-dbt_project.ensure_manifest()
-dbt = [dbt_project._bin("dbt"), "build", "--select", "mart_wide_columns", "decentralisation_country_profile",
-       "coverage_by_country", "--project-dir", str(dbt_project.DBT_DIR), "--profiles-dir", str(dbt_project.DBT_DIR)]
+transforms.ensure_manifest()
+dbt = [transforms._bin("dbt"), "build", "--select", "mart_wide_columns", "decentralisation_country_profile",
+       "coverage_by_country", "--project-dir", str(transforms.DBT_DIR), "--profiles-dir", str(transforms.DBT_DIR)]
 proc = subprocess.run(dbt, env={**os.environ, **warehouse_env(s)}, capture_output=True, text=True)
-manifest = json.loads(dbt_project.MANIFEST.read_text())
+manifest = json.loads(transforms.MANIFEST.read_text())
 files = bi.bundle(s)
 print(json.dumps({"dbt": proc.returncode, "dbt_out": proc.stdout[-3000:], "marts": marts.names(),
                   "exposures": {e["name"]: e["depends_on"]["nodes"] for e in manifest["exposures"].values()},

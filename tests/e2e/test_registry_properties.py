@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from werkzeug import Response
 
 from lgstats.core.settings import PROJECT_DIR, warehouse_env
-from lgstats.pipeline import dbt_project, registry
+from lgstats.pipeline import registry, transforms
 from lgstats.pipeline import steps as pipeline
 from lgstats.pipeline.raw_tables import ensure_all_raw_tables
 from tests.conftest import dbt_target_path
@@ -141,9 +141,9 @@ def bench(tmp_path_factory, fresh_database):
 
 def _dbt(*args: str) -> str:
     env = {**os.environ, **warehouse_env()}
-    proc = subprocess.run([dbt_project._bin("dbt"), *args, "--project-dir", str(dbt_project.DBT_DIR), "--profiles-dir",
-                           str(dbt_project.DBT_DIR), "--target-path", dbt_target_path()], env=env, capture_output=True,
-                          text=True, cwd=dbt_project.DBT_DIR)
+    proc = subprocess.run([transforms._bin("dbt"), *args, "--project-dir", str(transforms.DBT_DIR), "--profiles-dir",
+                           str(transforms.DBT_DIR), "--target-path", dbt_target_path()], env=env, capture_output=True,
+                          text=True, cwd=transforms.DBT_DIR)
     assert proc.returncode == 0, (args, proc.stdout[-4000:])
     return proc.stdout
 

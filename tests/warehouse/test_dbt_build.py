@@ -9,7 +9,7 @@ import psycopg
 
 from lgstats.core.settings import warehouse_env
 from lgstats.pipeline import steps as pipeline
-from lgstats.pipeline.dbt_project import DBT_DIR, _bin
+from lgstats.pipeline.transforms import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions
 
 

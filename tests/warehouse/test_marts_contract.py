@@ -12,7 +12,7 @@ import pytest
 from lgstats.core.settings import PROJECT_DIR, warehouse_env
 from lgstats.pipeline import gates, marts, registry
 from lgstats.pipeline import steps as pipeline
-from lgstats.pipeline.dbt_project import DBT_DIR, _bin
+from lgstats.pipeline.transforms import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions, role_url
 
 MARTS = marts.names()  # every model of dbt/models/marts, from the manifest
@@ -514,7 +514,7 @@ def test_a_wide_mart_that_disagrees_with_its_declaration_fails_its_test(built):
 
 
 def test_dbt_source_freshness_judges_each_registry_dataset_as_ops_freshness_does(built, tmp_path):
-    """Issue 26: dbt `sources:` for the registry's datasets are generated (lgstats.pipeline.dbt_generated), so
+    """Issue 26: dbt `sources:` for the registry's datasets are generated (lgstats.pipeline.generated_files), so
     `dbt source freshness` works; its rule is the one `lgstats status` shows (ops.freshness: late when the newest
     snapshot was not fetched within the entry's expected_refresh_days). One dataset's fetch is made old, and dbt
     and ops.freshness agree on every dataset."""

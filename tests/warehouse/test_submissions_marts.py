@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from lgstats.core.settings import warehouse_env
-from lgstats.pipeline.dbt_project import DBT_DIR, _bin
 from lgstats.pipeline.submissions import contract, process
+from lgstats.pipeline.transforms import DBT_DIR, _bin
 from tests.conftest import dbt_target_path, load_sample_submissions
 
 

@@ -27,9 +27,9 @@ def catalogue(manifest: Path | None = None) -> dict[str, dict]:
     """Each mart (name → description, and columns: name → {description, data_type}). A wide mart's value columns
     follow the columns its YAML lists."""
     if manifest is None:
-        from lgstats.pipeline import dbt_project
+        from lgstats.pipeline import transforms
 
-        manifest = dbt_project.ensure_manifest()
+        manifest = transforms.ensure_manifest()
     nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
     wide = wide_columns()
     out = {}

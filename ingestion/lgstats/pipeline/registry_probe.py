@@ -11,7 +11,7 @@ import tempfile
 
 from lgstats.core import warehouse
 from lgstats.core.settings import warehouse_env
-from lgstats.pipeline import dbt_project
+from lgstats.pipeline import transforms
 
 
 class DatasetsLeftOut(RuntimeError):
@@ -22,8 +22,8 @@ def probe() -> list[dict]:
     """Run the probe (one dbt invocation) and return the datasets it left out."""
     env = {**os.environ, **warehouse_env()}
     with tempfile.TemporaryDirectory(prefix="lgstats-probe-") as target:
-        proc = subprocess.run([dbt_project._bin("dbt"), "run-operation", "probe_registry_datasets", "--project-dir",
-                               str(dbt_project.DBT_DIR), "--profiles-dir", str(dbt_project.DBT_DIR), "--target-path",
+        proc = subprocess.run([transforms._bin("dbt"), "run-operation", "probe_registry_datasets", "--project-dir",
+                               str(transforms.DBT_DIR), "--profiles-dir", str(transforms.DBT_DIR), "--target-path",
                                target, "--quiet"], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"the registry probe (dbt run-operation probe_registry_datasets) failed:\n"

@@ -77,7 +77,8 @@ def dashboard_position(board: dict) -> dict:
 
 def dashboard_marts() -> dict[str, dict]:
     """Each Superset dashboard (by slug): its title, description and the marts its charts read (a virtual
-    dataset reads the mart it is `based_on`). The dbt exposures are made from this (lgstats.pipeline.dbt_generated)."""
+    dataset reads the mart it is `based_on`). The dbt exposures are made from this
+    (lgstats.pipeline.generated_files)."""
     based_on = {p.stem: yaml.safe_load(p.read_text())["based_on"] for p in (ASSETS / "datasets").glob("*.yaml")}
     boards = [yaml.safe_load(path.read_text()) for path in sorted((ASSETS / "dashboards").glob("*.yaml"))]
     slugs = {b["slug"] for b in boards}

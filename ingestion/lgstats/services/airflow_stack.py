@@ -27,7 +27,7 @@ from pathlib import Path
 
 from lgstats.core import credentials, reader_guard, warehouse
 from lgstats.core.settings import Settings, get_settings
-from lgstats.pipeline import dbt_project
+from lgstats.pipeline import transforms
 from lgstats.services import airflow_metadata, toolchain
 from lgstats.services.airflow_metadata import StackError
 
@@ -170,7 +170,7 @@ def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
 
 
 def _migrate(env: dict[str, str], logs: Path) -> None:
-    proc = subprocess.run([dbt_project._bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
+    proc = subprocess.run([transforms._bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
     (logs / "db-migrate.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     if proc.returncode != 0:
         raise StackError(f"airflow db migrate failed (log: {logs / 'db-migrate.log'}):\n{proc.stderr[-2000:]}")
@@ -206,13 +206,13 @@ def serve(executor: str = "local", workers: int = 2, port: int | None = None, wa
         env = stack_env(s, executor, port, conn, broker_url)
         ensure_admin_password(s.airflow_home)
         _migrate(env, logs)
-        dbt_project.ensure_manifest()
+        transforms.ensure_manifest()
     except StackError as exc:
         stack.stop()
         guard.close()
         print(f"error: {exc}", flush=True)
         return 2
-    airflow = dbt_project._bin("airflow")
+    airflow = transforms._bin("airflow")
     for name in CORE:
         args = [airflow, name] + (["--port", str(port)] if name == "api-server" else [])
         if name in ("scheduler", "triggerer"):  # their log servers bind every interface; the UI reads the files

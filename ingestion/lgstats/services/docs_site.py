@@ -13,8 +13,8 @@ from pathlib import Path
 
 from lgstats.core.settings import get_settings, warehouse_env
 from lgstats.pipeline import registry
-from lgstats.pipeline.dbt_project import DBT_DIR, _bin
 from lgstats.pipeline.snapshots import Snapshot, partition_path
+from lgstats.pipeline.transforms import DBT_DIR, _bin
 
 
 def _latest_partition(root: Path, source: str, dataset: str) -> Path | None:

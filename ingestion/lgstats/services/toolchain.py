@@ -1,5 +1,5 @@
 """Set-up that commands do on first use: Airflow's home, environment and metadata DB (the dbt manifest:
-dbt_project.py)."""
+transforms.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lgstats.core.settings import PROJECT_DIR, Settings, get_settings, warehouse_env
-from lgstats.pipeline.dbt_project import _bin
+from lgstats.pipeline.transforms import _bin
 
 
 def airflow_env(settings: Settings | None = None) -> dict[str, str]:

@@ -27,10 +27,10 @@ def _inputs_newer_than(target: Path) -> bool:
 
 def ensure_manifest(force: bool = False) -> Path:
     """Cosmos renders from ``dbt/target/manifest.json``: rebuild it with ``dbt parse`` when stale (after writing
-    the property files made from other declarations: lgstats.pipeline.dbt_generated)."""
-    from lgstats.pipeline import dbt_generated
+    the property files made from other declarations: lgstats.pipeline.generated_files)."""
+    from lgstats.pipeline import generated_files
 
-    dbt_generated.write()
+    generated_files.write()
     if force or _inputs_newer_than(MANIFEST):
         # parsed into a target of its own, then put in place with one rename: a process reading the manifest
         # meanwhile (a DAG file, another command) sees the old one or the new one, never half of one
