@@ -372,6 +372,69 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from lgstats.pipeline import release_exports, releases
+
+    s = get_settings()
+    warehouse.ensure_running(s)
+    try:
+        if args.action == "publish":
+            _print("publishing a release of the marts ...")
+            rel = releases.publish(s, progress=_print)
+            _print(f"release {rel.release_id}: schema {rel.schema_name} ({sum(rel.marts.values()):,} rows in "
+                   f"{len(rel.marts)} marts, {len(rel.snapshot_ids)} snapshots, commit {rel.git_commit or '-'})")
+            if rel.previous_release_id:
+                _print(f"changes since {rel.previous_release_id}: "
+                       + (", ".join(f"{n:,} {c}" for c, n in sorted(rel.changes.items())) or "none"))
+            for old in rel.dropped:
+                _print(f"release {old} dropped from the database (LGSTATS_RELEASES_KEEP={s.releases_keep}); "
+                       "its files stay")
+            _print("writing its files ...")
+            folder = release_exports.export(rel.release_id, s, progress=_print)
+            _print(f"files: {folder} (datapackage.json, CHANGELOG.md, changes.csv, data/, indicators/)")
+            return 0
+        if args.action == "export":
+            _print(f"files: {release_exports.export(args.ids[0] if args.ids else None, s, progress=_print)}")
+            return 0
+        with warehouse.connect(s) as conn:
+            if args.action == "list":
+                rows = conn.execute("select release_id, schema_name, published_at, git_commit, dropped_at, "
+                                    "export_dir from ops.releases order by published_at desc").fetchall()
+                for rid, schema, at, commit, dropped, folder in rows:
+                    where = f"dropped {dropped:%Y-%m-%d}" if dropped else schema
+                    _print(f"{rid:<14} {at:%Y-%m-%d %H:%M}  {where:<24} {(commit or '-')[:12]:<12}  {folder or '-'}")
+                if not rows:
+                    _print("no release yet: run `lgstats release`")
+                return 0
+            if len(args.ids) != 2:
+                print("error: lgstats release diff OLD NEW (two release ids; `lgstats release list` shows them)",
+                      file=sys.stderr)
+                return 2
+            changes = releases.diff(conn, *args.ids)
+        print(release_diff_text(args.ids[0], args.ids[1], changes), end="")
+        return 0
+    except releases.ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def release_diff_text(old: str, new: str, changes: list[dict]) -> str:
+    counts: dict[str, int] = {}
+    for c in changes:
+        counts[c["change"]] = counts.get(c["change"], 0) + 1
+    lines = [f"release {old} → {new}: " + (", ".join(f"{n:,} {k}" for k, n in sorted(counts.items())) or "no change")]
+    for c in changes:
+        if c["change"].startswith("series_"):
+            lines.append(f"{c['change']:<15} {c['series_code']}")
+            continue
+        where = " ".join(str(c[k]) for k in ("area_code", "year", "period", "disaggregation") if c[k] is not None)
+        old_v = c["old_value"] if c["old_value"] is not None else c["old_value_text"]
+        new_v = c["new_value"] if c["new_value"] is not None else c["new_value_text"]
+        shown = {"added": f"{new_v}", "removed": f"{old_v}", "revised": f"{old_v} → {new_v}"}[c["change"]]
+        lines.append(f"{c['change']:<15} {c['series_code']} {where}: {shown}")
+    return "\n".join(lines) + "\n"
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from lgstats.services.airflow_stack import serve
 
@@ -456,6 +519,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("docs", help="build the dbt docs and the GX Data Docs into one static folder")
     d.add_argument("--out", help="folder (default: $LGSTATS_HOME/site)")
     d.set_defaults(func=cmd_docs)
+
+    rl = sub.add_parser("release", help="publish the marts as a citable release (schema release_<id>, CSV, "
+                                        "Parquet, data package, changelog); or list, diff, export releases")
+    rl.add_argument("action", nargs="?", choices=["publish", "list", "diff", "export"], default="publish")
+    rl.add_argument("ids", nargs="*", help="diff: OLD NEW; export: the release (default: the newest)")
+    rl.set_defaults(func=cmd_release)
 
     t = sub.add_parser("trigger", help="trigger <source>_ingest on the running Airflow (REST API), and with --wait "
                                        "follow it and the Asset-triggered warehouse_build")

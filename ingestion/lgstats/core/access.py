@@ -42,7 +42,7 @@ LARGE_OBJECT_WRITERS = ("lo_create(oid)", "lo_creat(integer)", "lo_from_bytea(oi
 READER_IDLE_IN_TRANSACTION = "300s"
 READERS = {"analyst": {"statement_timeout": "300s", "connection_limit": 10},
            "bi": {"statement_timeout": "60s", "connection_limit": 20}}
-OWNED_SCHEMAS = ("raw", "pending", "staging", "intermediate", "marts", "ops", "quarantine")
+OWNED_SCHEMAS = ("raw", "pending", "staging", "intermediate", "marts", "ops", "quarantine", "releases")
 HBA = """# Written by lgstats (lgstats/core/access.py): passwords (scram-sha-256) over TCP on loopback only.
 # No Unix socket is opened, and no line trusts anyone. For TLS from other hosts, see docs/operations.md.
 local   all   all                  reject

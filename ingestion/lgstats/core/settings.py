@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     airflow_user: str = Field("admin", description="the Airflow user `lgstats trigger` logs in as")
     airflow_password: str | None = Field(None, repr=False, description="that user's password (unset: the "
                                          "local stack's generated one)")
+    release_after_build: str = Field("off", description="on: `warehouse_build` ends by publishing a release "
+                                     "(`lgstats release`); docker-compose (production) sets it on")
+    releases_keep: int = Field(5, ge=1, description="releases kept queryable in the warehouse (older ones are "
+                               "dropped from the database only; their exported files stay)")
+    publisher: str = Field("lgstats (Asia-Pacific local-government statistics)", description="who the "
+                           "suggested citation of a release names as its publisher")
     bi_port: int = Field(8088, description="port of `lgstats bi` (Superset, 127.0.0.1)")
 
     def env_password(self, name: str) -> str | None:
@@ -173,6 +179,14 @@ class Settings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
+
+    @property
+    def releases(self) -> Path:
+        return self.home / "releases"
+
+    @property
+    def release_after_build_on(self) -> bool:
+        return self.release_after_build.lower() in ("on", "true", "1", "yes")
 
     @property
     def schedules_on(self) -> bool:

@@ -174,6 +174,59 @@ from (
                     where p.snapshot_id = c.snapshot_id and p.loaded_at = c.loaded_at) as changed
     from candidates as c
 ) as snapshots;
+-- Releases (lgstats/pipeline/releases.py): each an immutable copy of the marts in schema release_<id>, with
+-- the commit and snapshots behind it; a release dropped from the database (LGSTATS_RELEASES_KEEP) keeps its row
+-- and its exported files.
+create schema if not exists releases;  -- views over the latest release, for readers and BI
+create table if not exists ops.releases (
+    release_id           text primary key,
+    schema_name          text not null unique,
+    published_at         timestamptz not null default now(),
+    git_commit           text,
+    snapshot_ids         text[] not null,
+    marts                jsonb not null,  -- mart -> rows
+    previous_release_id  text references ops.releases (release_id),
+    export_dir           text,
+    exported_at          timestamptz,
+    dropped_at           timestamptz
+);
+-- what changed against the previous release, per indicator and area (one row per observation, or per series
+-- for a series appearing or vanishing)
+create table if not exists ops.release_changes (
+    release_id           text not null references ops.releases (release_id),
+    previous_release_id  text not null,
+    change               text not null check (change in ('added', 'removed', 'revised', 'series_added',
+                                                         'series_removed')),
+    series_code          text not null,
+    area_code            text,
+    year                 integer,
+    period               text,
+    disaggregation       text,
+    reporting_type       text,
+    observation_id       text,
+    old_value            numeric,
+    new_value            numeric,
+    old_value_text       text,
+    new_value_text       text,
+    old_unit             text,
+    new_unit             text
+);
+create index if not exists release_changes_release on ops.release_changes (release_id, series_code, area_code);
+create or replace function ops.refuse_release_write() returns trigger language plpgsql as $$
+begin
+    raise exception 'release table %.% is immutable: publish a new release instead (lgstats release)',
+        tg_table_schema, tg_table_name;
+end $$;
+-- which release the marts are (Superset shows it on every dashboard): one row, also before any release
+create or replace view releases.latest as
+select r.release_id, r.schema_name, r.published_at, r.git_commit, r.previous_release_id,
+       coalesce(p.last_published > r.published_at, r.release_id is null) as marts_changed_since,
+       case when r.release_id is null then 'the live marts (no release published yet)'
+            when p.last_published > r.published_at then 'the live marts, rebuilt with new snapshots since release '
+                                                         || r.release_id
+            else 'release ' || r.release_id || ' (no snapshot published since)' end as dashboards_read
+from (select max(published_at) as last_published from ops.published_snapshots) as p
+left join (select * from ops.releases where dropped_at is null order by published_at desc limit 1) as r on true;
 create or replace view ops.freshness as
 select
     d.source,
@@ -212,6 +265,17 @@ def bootstrap(conn: psycopg.Connection) -> None:
     with conn.transaction():
         locks.advisory(conn, "lgstats.bootstrap", xact=True, deadline_s=_deadline(), what="creating the ops tables")
         conn.execute(BOOTSTRAP)
+        _grant_release_readers(conn)
+
+
+def _grant_release_readers(conn: psycopg.Connection) -> None:
+    from lgstats.core.credentials import ROLES
+
+    readers = [ROLES[r] for r in ("analyst", "bi")]
+    if len(conn.execute("select 1 from pg_roles where rolname = any(%s)", (readers,)).fetchall()) == len(readers):
+        who = sql.SQL(", ").join(map(sql.Identifier, readers))
+        conn.execute(sql.SQL("grant usage on schema releases to {}").format(who))
+        conn.execute(sql.SQL("grant select on releases.latest to {}").format(who))
 
 
 def _ddl_lock(conn: psycopg.Connection, table: str) -> None:

@@ -1,0 +1,318 @@
+"""A release's files, under ``$LGSTATS_HOME/releases/<id>/``: each mart as CSV (PostgreSQL's own COPY, streamed) and
+Parquet (pyarrow reads that CSV in blocks: memory stays bounded whatever the size), each indicator's observations
+alone (``indicators/``), a Frictionless Data Package (``datapackage.json``: schema from the dbt contracts,
+descriptions from the dbt docs, sources and licences from the snapshots, a suggested citation), and what changed
+against the previous release (``changes.csv``, ``CHANGELOG.md``). Written into a ``.partial`` folder that is
+renamed when complete: a reader never finds half a release, and files are never rewritten once there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from lgstats.core.settings import Settings, get_settings
+from lgstats.pipeline import releases
+
+log = logging.getLogger(__name__)
+
+BLOCK_BYTES = 8 << 20  # pyarrow's CSV block: what one Parquet conversion holds in memory at a time
+FRICTIONLESS_TYPES = {"text": "string", "character varying": "string", "integer": "integer", "bigint": "integer",
+                      "smallint": "integer", "numeric": "number", "double precision": "number", "real": "number",
+                      "boolean": "boolean", "date": "date", "timestamp with time zone": "datetime",
+                      "timestamp without time zone": "datetime", "jsonb": "any", "json": "any"}
+CHANGELOG_LINES = 200  # CHANGELOG.md lists this many revised values; changes.csv has every change
+
+
+def file_stem(code: str) -> str:
+    """A series code as a file name (codes keep letters, digits, dots, dashes and underscores)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", code)
+
+
+def release_dir(s: Settings, release_id: str) -> Path:
+    return s.releases / release_id
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    return conn.execute("select column_name, data_type from information_schema.columns where table_schema = %s "
+                        "and table_name = %s order by ordinal_position", (schema, table)).fetchall()
+
+
+def arrow_schema(conn: psycopg.Connection, schema: str, table: str):
+    """Arrow types for a release table; numeric columns become exact decimals as wide as their values need."""
+    import pyarrow as pa
+
+    cols = _columns(conn, schema, table)
+    numeric = [c for c, t in cols if t == "numeric"]
+    widths = {}
+    if numeric:
+        parts = sql.SQL(", ").join(sql.SQL("max(scale({0})), max(length(trunc(abs({0}))::text))").format(
+            sql.Identifier(c)) for c in numeric)
+        row = conn.execute(sql.SQL("select {} from {}").format(parts, sql.Identifier(schema, table))).fetchone()
+        widths = {c: (row[2 * i] or 0, row[2 * i + 1] or 1) for i, c in enumerate(numeric)}
+    simple = {"text": pa.string(), "integer": pa.int32(), "bigint": pa.int64(), "smallint": pa.int16(),
+              "boolean": pa.bool_(), "date": pa.date32(), "double precision": pa.float64(), "real": pa.float32(),
+              "timestamp with time zone": pa.timestamp("us", tz="UTC"), "timestamp without time zone":
+              pa.timestamp("us"), "jsonb": pa.string(), "json": pa.string(), "character varying": pa.string()}
+    fields = []
+    for name, pg_type in cols:
+        if pg_type == "numeric":
+            scale, digits = widths[name]
+            precision = max(1, scale + digits)
+            kind = pa.decimal128(precision, scale) if precision <= 38 else (
+                pa.decimal256(precision, scale) if precision <= 76 else pa.string())
+        else:
+            kind = simple.get(pg_type, pa.string())
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)
+
+
+def copy_csv(conn: psycopg.Connection, query: sql.Composable, path: Path) -> int:
+    """Stream a query's rows to a CSV file with PostgreSQL's COPY (header, NULL as an empty unquoted field,
+    an empty string as ""); returns the bytes written."""
+    written = 0
+    with open(path, "wb") as fh, conn.cursor().copy(
+            sql.SQL("copy ({}) to stdout with (format csv, header)").format(query)) as copy:
+        for block in copy:
+            fh.write(block)
+            written += len(block)
+    return written
+
+
+def csv_to_parquet(csv_path: Path, parquet_path: Path, schema) -> int:
+    """The CSV file, block by block, as Parquet with the table's types; returns the rows written."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    reader = pcsv.open_csv(
+        csv_path, read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES),
+        convert_options=pcsv.ConvertOptions(column_types=schema, true_values=["t"], false_values=["f"],
+                                            strings_can_be_null=True, quoted_strings_can_be_null=False,
+                                            timestamp_parsers=[pcsv.ISO8601]))
+    rows = 0
+    with pq.ParquetWriter(parquet_path, schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def _field(name: str, pg_type: str, description: str, jsonb_kind: str | None) -> dict:
+    field = {"name": name, "type": FRICTIONLESS_TYPES.get(pg_type, "string"), "description": description}
+    if field["type"] == "boolean":
+        field.update(trueValues=["t"], falseValues=["f"])
+    if field["type"] == "datetime":
+        field["format"] = "any"  # PostgreSQL's ISO form: 2026-12-04 10:21:21.15066+00
+    if jsonb_kind in ("array", "object"):
+        field["type"] = jsonb_kind
+    return field
+
+
+def _sources(conn: psycopg.Connection, schema: str) -> list[dict]:
+    rows = conn.execute(sql.SQL(
+        "select snapshot_id, source_name, source_url, licence, licence_url, synthetic, retrieved_at, release "
+        "from {} order by snapshot_id").format(sql.Identifier(schema, "dim_snapshot"))).fetchall()
+    return [{"title": name or sid, "path": url, "snapshot_id": sid, "licence": licence, "licence_url": licence_url,
+             "synthetic": bool(synthetic), "retrieved_at": retrieved.isoformat() if retrieved else None,
+             "source_release": release}
+            for sid, name, url, licence, licence_url, synthetic, retrieved, release in rows]
+
+
+def _licences(sources: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for src in sources:
+        key = (src["licence"], src["licence_url"])
+        if src["licence"] and key not in seen:
+            seen.add(key)
+            entry = {"title": src["licence"]}
+            if src["licence_url"]:
+                entry["path"] = src["licence_url"]
+            else:
+                entry["name"] = re.sub(r"[^a-z0-9._-]+", "-", src["licence"].lower()).strip("-")[:80] or "unknown"
+            out.append(entry)
+    return out
+
+
+def citation(s: Settings, release: dict, title: str | None = None) -> str:
+    published = release["published_at"]
+    what = f"{title}. " if title else ""
+    return (f"{s.publisher} ({published:%Y}). {what}lgstats data release {release['release_id']} "
+            f"[data set], published {published:%Y-%m-%d}"
+            + (f", commit {release['git_commit'][:12]}" if release.get("git_commit") else "") + ".")
+
+
+def datapackage(conn: psycopg.Connection, s: Settings, release: dict, files: dict[str, dict]) -> dict:
+    from lgstats.pipeline import marts as mart_catalogue
+
+    schema = release["schema_name"]
+    catalogue = mart_catalogue.catalogue()
+    sources = _sources(conn, schema)
+    resources = []
+    for mart, info in files.items():
+        declared = catalogue.get(mart, {"description": "", "columns": {}})
+        fields = []
+        for name, pg_type in _columns(conn, schema, mart):
+            kind = None
+            if pg_type in ("jsonb", "json"):
+                kinds = {r[0] for r in conn.execute(sql.SQL("select distinct jsonb_typeof({}::jsonb) from {}").format(
+                    sql.Identifier(name), sql.Identifier(schema, mart))) if r[0]}
+                kind = kinds.pop() if len(kinds) == 1 else None
+            column = declared["columns"].get(name, {})
+            fields.append(_field(name, column.get("data_type") or pg_type, column.get("description", ""), kind))
+        resource = {"name": mart, "path": f"data/{mart}.csv", "format": "csv", "mediatype": "text/csv",
+                    "encoding": "utf-8", "title": mart, "description": declared["description"].strip(),
+                    "bytes": info["bytes"], "hash": f"md5:{info['md5']}", "schema": {"fields": fields},
+                    "parquet": f"data/{mart}.parquet", "rows": info["rows"]}
+        if mart == releases.FACT:
+            resource["schema"]["primaryKey"] = ["observation_id"]
+        resources.append(resource)
+    return {
+        "name": "lgstats-release-" + release["release_id"].replace(".", "-"),
+        "id": f"lgstats:{release['release_id']}",
+        "title": f"lgstats data release {release['release_id']}",
+        "description": "The marts of the lgstats warehouse of Asia-Pacific local-government statistics, as published "
+                       "in this release. Every row names its source snapshot (snapshot_id), which `sources` traces to "
+                       "its URL, retrieval time and licence. Sources marked synthetic hold no real statistics.",
+        "version": release["release_id"],
+        "created": release["published_at"].isoformat(),
+        "profile": "data-package",
+        "licenses": _licences(sources),
+        "sources": sources,
+        "citation": citation(s, release),
+        "git_commit": release["git_commit"],
+        "snapshot_ids": release["snapshot_ids"],
+        "resources": resources,
+    }
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _export_indicators(conn: psycopg.Connection, schema: str, out: Path, progress: Callable[[str], None]) -> int:
+    """Each indicator's observations alone, as CSV and Parquet (what an indicator page links to)."""
+    target = out / "indicators"
+    target.mkdir()
+    fact = sql.Identifier(schema, releases.FACT)
+    codes = [r[0] for r in conn.execute(sql.SQL("select distinct series_code from {} order by 1").format(fact))]
+    parquet_schema = arrow_schema(conn, schema, releases.FACT)
+    for i, code in enumerate(codes, 1):
+        csv_path = target / f"{file_stem(code)}.csv"
+        copy_csv(conn, sql.SQL("select * from {} where series_code = {} order by area_code, year, period, "
+                               "disaggregation").format(fact, sql.Literal(code)), csv_path)
+        csv_to_parquet(csv_path, csv_path.with_suffix(".parquet"), parquet_schema)
+        if i % 50 == 0 or i == len(codes):
+            progress(f"  indicators: {i}/{len(codes)}")
+    return len(codes)
+
+
+def _write_changes(conn: psycopg.Connection, release: dict, out: Path) -> dict[str, int]:
+    cols = sql.SQL(", ").join(map(sql.Identifier, ("release_id", "previous_release_id", *releases.CHANGE_COLUMNS)))
+    copy_csv(conn, sql.SQL("select {} from ops.release_changes where release_id = {} order by series_code, change, "
+                           "area_code nulls first, year nulls first, period, disaggregation").format(
+        cols, sql.Literal(release["release_id"])), out / "changes.csv")
+    return dict(conn.execute("select change, count(*) from ops.release_changes where release_id = %s group by 1",
+                             (release["release_id"],)).fetchall())
+
+
+def changelog_markdown(s: Settings, release: dict, counts: dict[str, int], by_series: list[tuple],
+                       revised: list[tuple], previous: dict | None) -> str:
+    lines = [f"# lgstats data release {release['release_id']}", "",
+             f"Published {release['published_at']:%Y-%m-%d %H:%M} UTC from commit "
+             f"`{release['git_commit'] or 'unknown'}`; {len(release['snapshot_ids'])} snapshots.", "",
+             f"Cite as: {citation(s, release)}", ""]
+    if previous is None:
+        lines += ["This is the first release: nothing to compare with.", ""]
+    else:
+        lines += [f"## Changes since release {previous['release_id']}", "",
+                  "| change | count |", "| --- | ---: |"]
+        lines += [f"| {c} | {counts.get(c, 0):,} |" for c in ("added", "removed", "revised", "series_added",
+                                                              "series_removed")]
+        lines += ["", "### Per indicator", "", "| indicator | added | removed | revised | areas | note |",
+                  "| --- | ---: | ---: | ---: | ---: | --- |"]
+        for code, added, removed, revised_n, areas, note in by_series:
+            lines.append(f"| `{code}` | {added:,} | {removed:,} | {revised_n:,} | {areas:,} | {note or ''} |")
+        if revised:
+            lines += ["", "### Revised values (old → new)", ""]
+            for code, area, year, period, disagg, old, new, old_t, new_t in revised[:CHANGELOG_LINES]:
+                shown_old = old if old is not None else old_t
+                shown_new = new if new is not None else new_t
+                lines.append(f"- `{code}` {area} {period or year} {disagg}: {shown_old} → {shown_new}")
+            if len(revised) > CHANGELOG_LINES:
+                lines.append(f"- … and {len(revised) - CHANGELOG_LINES:,} more in changes.csv")
+        lines += ["", "Every change, one row each: `changes.csv` (and `ops.release_changes` in the warehouse)."]
+    lines += ["", "## Marts", "", "| mart | rows |", "| --- | ---: |"]
+    lines += [f"| {m} | {n:,} |" for m, n in sorted(release["marts"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def export(release_id: str | None = None, settings: Settings | None = None,
+           progress: Callable[[str], None] = log.info) -> Path:
+    """Write a release's files (once: an exported release is left as it is)."""
+    from lgstats.core import warehouse
+
+    s = settings or get_settings()
+    with warehouse.connect(s) as conn:
+        conn.execute("set timezone = 'UTC'")
+        release = releases.get(conn, release_id)
+        final = release_dir(s, release["release_id"])
+        if final.exists():  # complete (it is renamed into place whole): never written again
+            if release["exported_at"] is None:
+                _mark_exported(conn, release["release_id"], final)
+            return final
+        if release["dropped_at"] is not None:
+            raise releases.ReleaseError(f"release {release['release_id']} is no longer in the database: its files "
+                                        f"cannot be written again")
+        schema = release["schema_name"]
+        work = final.with_name(final.name + ".partial")
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "data").mkdir(parents=True)
+        files = {}
+        for i, mart in enumerate(sorted(release["marts"]), 1):
+            csv_path = work / "data" / f"{mart}.csv"
+            size = copy_csv(conn, sql.SQL("select * from {}").format(sql.Identifier(schema, mart)), csv_path)
+            rows = csv_to_parquet(csv_path, csv_path.with_suffix(".parquet"), arrow_schema(conn, schema, mart))
+            files[mart] = {"bytes": size, "rows": rows, "md5": _md5(csv_path)}
+            progress(f"  [{i}/{len(release['marts'])}] data/{mart}.csv + .parquet: {rows:,} rows")
+        _export_indicators(conn, schema, work, progress)
+        package = datapackage(conn, s, release, files)
+        (work / "datapackage.json").write_text(json.dumps(package, indent=2, default=str) + "\n", encoding="utf-8")
+        counts = _write_changes(conn, release, work)
+        previous = releases.get(conn, release["previous_release_id"]) if release["previous_release_id"] else None
+        by_series = conn.execute("""
+            select series_code, count(*) filter (where change = 'added'), count(*) filter (where change = 'removed'),
+                   count(*) filter (where change = 'revised'), count(distinct area_code),
+                   string_agg(distinct case change when 'series_added' then 'new series'
+                                              when 'series_removed' then 'series vanished' end, ', ')
+            from ops.release_changes where release_id = %s group by 1 order by 1""",
+                                 (release["release_id"],)).fetchall()
+        revised = conn.execute("""
+            select series_code, area_code, year, period, disaggregation, old_value, new_value, old_value_text,
+                   new_value_text
+            from ops.release_changes where release_id = %s and change = 'revised'
+            order by series_code, area_code, year, period, disaggregation""", (release["release_id"],)).fetchall()
+        (work / "CHANGELOG.md").write_text(changelog_markdown(s, release, counts, by_series, revised, previous),
+                                           encoding="utf-8")
+        os.replace(work, final)
+        _mark_exported(conn, release["release_id"], final)
+    return final
+
+
+def _mark_exported(conn: psycopg.Connection, release_id: str, folder: Path) -> None:
+    conn.execute("update ops.releases set export_dir = %s, exported_at = now() where release_id = %s",
+                 (str(folder), release_id))
+    conn.commit()
