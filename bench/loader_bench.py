@@ -225,6 +225,9 @@ def main(argv=None) -> int:
                     help="sizes for the whole-product runs; empty to skip")
     ap.add_argument("--keep-scales", action="store_true",
                     help="with --scales '': keep the scale results of the last run in latest.json")
+    ap.add_argument("--keep-loaders", action="store_true",
+                    help="with --rows '': keep the loader comparison of the last run in latest.json (each row "
+                         "keeps the time and commit it was measured at)")
     ap.add_argument("--render", action="store_true", help="only rewrite latest.md from latest.json")
     ap.add_argument("--child", nargs=4, metavar=("KIND", "SNAPSHOT", "URL", "TABLE"))
     args = ap.parse_args(argv)
@@ -258,6 +261,10 @@ def _measure(args, url: str) -> int:
     if args.keep_scales and not args.scales and (RESULTS / "latest.json").exists():
         previous = json.loads((RESULTS / "latest.json").read_text())
         results["scales"] = [{"measured_at": previous["generated_at"], **sc} for sc in previous.get("scales", [])]
+    if args.keep_loaders and not args.rows and (RESULTS / "latest.json").exists():
+        previous = json.loads((RESULTS / "latest.json").read_text())
+        results["loaders"] = [{"measured_at": previous["generated_at"], "commit": previous.get("commit"), **r}
+                              for r in previous.get("loaders", [])]
     with tempfile.TemporaryDirectory(prefix="lgstats-bench-") as tmp:
         for rows in [int(x) for x in args.rows.split(",") if x]:
             results["loaders"].append(loader_comparison(rows, Path(tmp), url))
@@ -277,7 +284,7 @@ def _measure(args, url: str) -> int:
 TARGETS = {"loader_vs_copy": ">= 0.8", "loader_vs_dlt": ">= 5", "loader_vs_pandas": ">= 20",
            "loader_peak_rss_mb_10m": "<= 300", "run_10m_seconds": "<= 600",
            "incremental": "work proportional to the new snapshot", "analyst_p95_ms_10m": "<= 50",
-           "dagbag_fill_seconds": "<= 1"}
+           "dagbag_fill_seconds": "<= 1", "release_10m_seconds": "<= 60", "release_peak_rss_mb_10m": "<= 300"}
 
 
 def write_results(results: dict) -> None:
@@ -303,6 +310,8 @@ def markdown(results: dict) -> str:
                      f"{_rate(r['pandas_to_sql'])} | {r['pandas_to_sql'].get('peak_rss_mb')} | "
                      f"{r['lgstats_vs_copy']} | "
                      f"{r['lgstats_vs_dlt']} | {r['lgstats_vs_pandas_to_sql']} |")
+    kept = {(r["measured_at"], (r.get("commit") or "unknown")[:12]) for r in results["loaders"] if r.get("measured_at")}
+    lines += [f"(loader rows measured {at}, commit {c}; kept by --keep-loaders)" for at, c in sorted(kept)]
     bag = results.get("dagbag_fill")
     if bag:
         lines += ["", f"DagBag fill: {bag['seconds']} s for {bag['dags']} DAGs ({bag['import_errors']} import errors)"]
@@ -328,6 +337,13 @@ def markdown(results: dict) -> str:
             lines.append(f"- loader alone on the run's snapshot: {_rate(sc['loader'])} rows/s, peak RSS "
                          f"{sc['loader'].get('peak_rss_mb')} MB; psql \\copy {_rate(sc['psql_copy'])} rows/s; "
                          f"ratio {sc['loader_vs_copy']}")
+        for key, label in (("release_first", "first release"), ("release_second", "second release")):
+            rel = sc.get(key)
+            if rel:
+                lines.append(f"- `lgstats release`, {label} (copy into release_<id>, changes, CSV + Parquet + data "
+                             f"package): **{rel['seconds']} s**, peak RSS **{rel['peak_rss_mb']} MB** (exit "
+                             f"{rel['exit_code']}" + (f"; changes: {rel['changes']}" if rel.get("changes") else "")
+                             + ")")
         aq = sc.get("analyst_queries", {})
         if "queries" in aq:
             lines += [f"- analyst-guide queries as lgstats_bi on fct_observation {aq['fct_observation_rows']:,} rows: "

@@ -4,7 +4,8 @@ For each scale: a synthetic replay folder (``lgstats.devdata.synthetic.scale``),
 on a warehouse of its own (its own LGSTATS_HOME and embedded server), timed per DAG and per task; the
 loader alone on the snapshot that run fetched (peak RSS) next to ``psql \\copy`` of the same rows; an
 incremental run after one new snapshot (rows of ``marts.fct_observation`` inserted and deleted, and time);
-the analyst-guide queries as ``lgstats_bi``. Not a test: nothing here asserts.
+the analyst-guide queries as ``lgstats_bi``; ``lgstats release`` (time and peak RSS), first and after one
+more snapshot (with its changelog). Not a test: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-FULL_DATE, INCREMENTAL_DATE = "2026-01-01", "2026-01-02"
+FULL_DATE, INCREMENTAL_DATE, SECOND_INCREMENTAL_DATE = "2026-01-01", "2026-01-02", "2026-01-03"
 
 
 def _env(home: Path, replay: Path, port: int) -> dict:
@@ -83,6 +84,24 @@ def series_data_snapshot(home: Path, dt: str) -> Path:
     return found[-1]
 
 
+def timed_release(env: dict, log: Path) -> dict:
+    """One ``lgstats release`` (publish and export), timed, with the peak RSS of that process alone: a fresh
+    wrapper interpreter waits for it, so RUSAGE_CHILDREN holds only its child's peak."""
+    wrapper = ("import resource, subprocess, sys, time; t0 = time.perf_counter(); "
+               "p = subprocess.run(sys.argv[1:]); s = time.perf_counter() - t0; "
+               "print(p.returncode, round(s, 1), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    with open(log, "w", encoding="utf-8") as fh:
+        proc = subprocess.run([sys.executable, "-c", wrapper, str(BIN / "lgstats"), "release"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=fh, text=True)
+    lines = proc.stdout.strip().splitlines()
+    fh_text = "\n".join(lines[:-1])
+    log.write_text(fh_text + "\n" + log.read_text(encoding="utf-8"), encoding="utf-8")
+    code, seconds, rss_kb = lines[-1].split()
+    changes = re.search(r"changes since \S+: (.*)", fh_text)
+    return {"exit_code": int(code), "seconds": float(seconds), "peak_rss_mb": round(int(rss_kb) / 1024, 1),
+            "changes": changes.group(1) if changes else None, "log": str(log)}
+
+
 def run_scale(rows: int, work: Path, port: int, loader_child, psql_copy, analyst_queries) -> dict:
     """Every measurement at one scale. ``loader_child``, ``psql_copy`` and ``analyst_queries`` come from
     loader_bench, so both parts measure the same way."""
@@ -123,6 +142,12 @@ def run_scale(rows: int, work: Path, port: int, loader_child, psql_copy, analyst
                                   "fct_rows_inserted": after.get("inserted", 0) - before.get("inserted", 0),
                                   "fct_rows_deleted": after.get("deleted", 0) - before.get("deleted", 0),
                                   "fct_rows_total": after["rows"]}
+        print(f"scale {rows:,}: lgstats release after the incremental run (copy, changes, exports) ...", flush=True)
+        out["release_first"] = timed_release(env, work / f"release-{rows}-1.log")
+        print(f"scale {rows:,}: lgstats release again, after one more World Bank snapshot ...", flush=True)
+        lgstats_run(env, work / f"run-{rows}-incremental-2.log", "--source", "world_bank", "--logical-date",
+                    SECOND_INCREMENTAL_DATE)
+        out["release_second"] = timed_release(env, work / f"release-{rows}-2.log")
         # last: the loader child re-records the snapshot's origin, which must not disturb the runs above
         snap = series_data_snapshot(home, FULL_DATE)
         print(f"scale {rows:,}: the loader alone, then psql \\copy, on the same snapshot ...", flush=True)

@@ -25,7 +25,9 @@ publish gates (`expectations/publish_gates.yml`: deleted rows per series, vanish
 compare the new build with the published marts; a failing gate or test stops the layers after it, so the
 marts keep their last good rows. Before the intermediate layer each registry dataset's SELECT runs on its own
 (`probe_registry_datasets`): a dataset that cannot build is left out and the others publish; the last task
-(`report_datasets_left_out`) then fails, naming it. Last, the documentation site (`lgstats docs`) is refreshed.
+(`report_datasets_left_out`) then fails, naming it. With `LGSTATS_RELEASE_AFTER_BUILD=on` (production)
+the marts are then published as a citable release (`publish_release`, `lgstats release`). Last, the
+documentation site (`lgstats docs`) is refreshed.
 
 **Source.** The `raw` tables written by the `*_ingest` DAGs; scheduled on their Assets, so it runs after any load.
 
@@ -101,6 +103,13 @@ with DAG(
         registry_probe.report()
 
     @task
+    def publish_release() -> str:
+        """With LGSTATS_RELEASE_AFTER_BUILD on (production), publish the marts just built as a release."""
+        from lgstats.pipeline import release_exports
+
+        return release_exports.release_after_build()
+
+    @task
     def build_docs() -> str:
         """Refresh the static documentation site (dbt docs + GX Data Docs)."""
         from lgstats.services import docs_site
@@ -108,5 +117,5 @@ with DAG(
         return str(docs_site.build())
 
     staging, intermediate, marts = groups
-    chain(prepare_warehouse(), staging, probe_registry_datasets(), intermediate, publish_gates(), marts, build_docs(),
-          report_datasets_left_out())
+    chain(prepare_warehouse(), staging, probe_registry_datasets(), intermediate, publish_gates(), marts,
+          publish_release(), build_docs(), report_datasets_left_out())

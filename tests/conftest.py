@@ -105,6 +105,28 @@ def _database_url(admin_url: str, name: str) -> str:
     return url
 
 
+def fork_database(admin_url: str, source_url: str, name: str, timeout_s: float = 120) -> str:
+    """A copy of another test database (CREATE DATABASE ... TEMPLATE), for a test that must change a built
+    warehouse without disturbing the tests that share it. PostgreSQL copies only a database nobody is connected
+    to: wait for the last session of the tests before to end."""
+    import time
+
+    source = source_url.rsplit("/", 1)[1]
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        while True:
+            try:
+                conn.execute(sql.SQL("create database {} template {} strategy file_copy").format(
+                    sql.Identifier(name), sql.Identifier(source)))
+                break
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 def role_url(admin_url: str, role: str) -> str:
     """The URL of one lgstats role (admin, pipeline, analyst, bi) on the database of ``admin_url``."""
     from lgstats.core.settings import Settings

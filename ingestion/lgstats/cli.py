@@ -402,7 +402,8 @@ def cmd_release(args: argparse.Namespace) -> int:
                                     "export_dir from ops.releases order by published_at desc").fetchall()
                 for rid, schema, at, commit, dropped, folder in rows:
                     where = f"dropped {dropped:%Y-%m-%d}" if dropped else schema
-                    _print(f"{rid:<14} {at:%Y-%m-%d %H:%M}  {where:<24} {(commit or '-')[:12]:<12}  {folder or '-'}")
+                    _print(f"{rid:<14} {at:%Y-%m-%d %H:%M}  {where:<24} {releases.short_commit(commit):<18}  "
+                           f"{folder or '-'}")
                 if not rows:
                     _print("no release yet: run `lgstats release`")
                 return 0

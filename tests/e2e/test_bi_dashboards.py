@@ -117,6 +117,16 @@ def test_three_dashboards_and_every_chart_returns_rows(api):
     assert empty == {}
 
 
+def test_every_dashboard_shows_the_release_it_reads(api):
+    """The Data release chart stands first on every dashboard; before any release it says the live marts."""
+    chart = next(c for c in api.list("chart") if c["slice_name"] == "Data release")
+    data = api.http.get(f"{api.url}/api/v1/chart/{chart['id']}/data/", timeout=120).json()["result"][0]["data"]
+    assert [row["dashboards_read"] for row in data] == ["the live marts (no release published yet)"]
+    for dashboard in api.list("dashboard"):
+        names = [c["slice_name"] for c in api.get(f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]]
+        assert "Data release" in names, dashboard["dashboard_title"]
+
+
 def test_every_chart_states_its_source_and_whether_rows_are_synthetic(api):
     for chart in api.list("chart"):
         description = api.get(f"/api/v1/chart/{chart['id']}")["result"]["description"]
@@ -206,6 +216,8 @@ def test_the_docs_site_renders_the_dbt_docs_and_the_data_docs(superset, browser)
     browser.get(links["Great Expectations Data Docs"])
     wait_for(lambda: "un_sdg" in browser.page_source, 60, "the Data Docs to list a UN SDG validation")
     browser.save_screenshot(str(superset["home"] / "screenshots" / "gx-data-docs.png"))
+    browser.get(links["Indicators"])  # before any release the page says how to make one
+    wait_for(lambda: "No release has been published yet" in browser.page_source, 30, "the indicators page")
 
 
 def test_stop_leaves_no_process_behind(superset):

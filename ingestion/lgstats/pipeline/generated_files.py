@@ -25,7 +25,7 @@ def exposures() -> dict:
     """One exposure per Superset dashboard, depending on the marts its charts read."""
     out = []
     for slug, board in superset_assets.dashboard_marts().items():
-        charts = ", ".join(c["slice_name"] for _, c in superset_assets.placed_charts(slug))
+        charts = ", ".join(c["slice_name"] for _, c, _ in superset_assets.placed_charts(slug))
         out.append({"name": slug.replace("-", "_") + "_dashboard", "label": board["title"], "type": "dashboard",
                     "maturity": "medium", "url": DASHBOARD_URL.format(slug=slug),
                     "description": f"{board['description']} Superset charts: {charts}.",

@@ -146,7 +146,7 @@ def citation(s: Settings, release: dict, title: str | None = None) -> str:
     what = f"{title}. " if title else ""
     return (f"{s.publisher} ({published:%Y}). {what}lgstats data release {release['release_id']} "
             f"[data set], published {published:%Y-%m-%d}"
-            + (f", commit {release['git_commit'][:12]}" if release.get("git_commit") else "") + ".")
+            + (f", commit {releases.short_commit(release['git_commit'])}" if release.get("git_commit") else "") + ".")
 
 
 def datapackage(conn: psycopg.Connection, s: Settings, release: dict, files: dict[str, dict]) -> dict:
@@ -316,3 +316,22 @@ def _mark_exported(conn: psycopg.Connection, release_id: str, folder: Path) -> N
     conn.execute("update ops.releases set export_dir = %s, exported_at = now() where release_id = %s",
                  (str(folder), release_id))
     conn.commit()
+
+
+def release_after_build(settings: Settings | None = None) -> str:
+    """The build's last step: with LGSTATS_RELEASE_AFTER_BUILD on, publish and export a release. A retry after a
+    failed export finishes that release instead of publishing another."""
+    from lgstats.core import warehouse
+
+    s = settings or get_settings()
+    if not s.release_after_build_on:
+        return "off (LGSTATS_RELEASE_AFTER_BUILD)"
+    from lgstats.pipeline import schema
+
+    with warehouse.connect(s) as conn:
+        schema.bootstrap(conn)
+        unexported = conn.execute("select release_id from ops.releases where exported_at is null and dropped_at is "
+                                  "null order by published_at desc limit 1").fetchone()
+    release_id = unexported[0] if unexported else releases.publish(s).release_id
+    export(release_id, s)
+    return release_id

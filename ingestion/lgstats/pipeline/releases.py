@@ -66,6 +66,13 @@ def next_release_id(conn: psycopg.Connection, today: date) -> str:
     return f"{day}.{n}"
 
 
+def short_commit(commit: str | None) -> str:
+    """The first 12 hex digits, keeping a ``-dirty`` mark."""
+    if not commit:
+        return "unknown"
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def git_commit() -> str | None:
     """The checkout's commit, marked ``-dirty`` when files differ from it (a release must say so)."""
     try:
@@ -97,6 +104,9 @@ def _copy_table(conn: psycopg.Connection, schema: str, mart: str) -> int:
     conn.execute(sql.SQL("create table {} (like {} including comments including constraints including defaults)")
                  .format(dst, src))
     rows = conn.execute(sql.SQL("insert into {} select * from {}").format(dst, src)).rowcount
+    comment = conn.execute("select obj_description(%s::regclass, 'pg_class')", (f"marts.{mart}",)).fetchone()[0]
+    if comment:
+        conn.execute(sql.SQL("comment on table {} is {}").format(dst, sql.Literal(comment)))
     for (definition,) in conn.execute("select indexdef from pg_indexes where schemaname = 'marts' and tablename = %s",
                                       (mart,)).fetchall():
         # CREATE [UNIQUE] INDEX name ON marts.t USING ... → the same on the release's table, named by PostgreSQL

@@ -40,15 +40,23 @@ def chart_with_dataset_uuid(path: Path, known: set[str]) -> dict:
     return {**chart, "dataset_uuid": uuid_}
 
 
-def placed_charts(slug: str) -> list[tuple[str, dict]]:
-    """The charts whose `dashboard:` names this dashboard, in (row, column, file name) order."""
+def placements(chart: dict) -> list[dict]:
+    """Where a chart stands: its `dashboard:` is one placement ({slug, row, column, height}) or a list of them
+    (a chart on several dashboards, such as the data release)."""
+    where = chart.get("dashboard") or []
+    return where if isinstance(where, list) else [where]
+
+
+def placed_charts(slug: str) -> list[tuple[str, dict, dict]]:
+    """The charts placed on this dashboard, with their placement there, in (row, column, file name) order."""
     placed = []
     for path in sorted((ASSETS / "charts").glob("*.yaml")):
         chart = _chart(path)
-        where = chart.get("dashboard") or {}
-        if where.get("slug") == slug:
-            placed.append(((int(where.get("row", 99)), int(where.get("column", 99)), path.stem), path.stem, chart))
-    return [(stem, chart) for _, stem, chart in sorted(placed, key=lambda t: t[0])]
+        for where in placements(chart):
+            if where.get("slug") == slug:
+                placed.append(((int(where.get("row", 99)), int(where.get("column", 99)), path.stem), path.stem,
+                               chart, where))
+    return [(stem, chart, where) for _, stem, chart, where in sorted(placed, key=lambda t: t[0])]
 
 
 def dashboard_position(board: dict) -> dict:
@@ -59,37 +67,40 @@ def dashboard_position(board: dict) -> dict:
                       "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
                       "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
                       "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": board["dashboard_title"]}}}
-    rows: dict[int, list[tuple[str, dict]]] = {}
-    for stem, chart in placed_charts(slug):
-        rows.setdefault(int(chart["dashboard"].get("row", 99)), []).append((stem, chart))
+    rows: dict[int, list[tuple[str, dict, dict]]] = {}
+    for stem, chart, where in placed_charts(slug):
+        rows.setdefault(int(where.get("row", 99)), []).append((stem, chart, where))
     for i, (_, members) in enumerate(sorted(rows.items())):
         row_id = f"ROW-{slug}-{i}"
         position["GRID_ID"]["children"].append(row_id)
-        position[row_id] = {"type": "ROW", "id": row_id, "children": [f"CHART-{stem}" for stem, _ in members],
+        position[row_id] = {"type": "ROW", "id": row_id, "children": [f"CHART-{stem}" for stem, _, _ in members],
                             "parents": ["ROOT_ID", "GRID_ID"], "meta": {"background": "BACKGROUND_TRANSPARENT"}}
-        for stem, chart in members:
+        for stem, chart, where in members:
             position[f"CHART-{stem}"] = {
                 "type": "CHART", "id": f"CHART-{stem}", "children": [], "parents": ["ROOT_ID", "GRID_ID", row_id],
-                "meta": {"width": 12 // len(members), "height": 60, "chartId": 0, "uuid": chart["uuid"],
+                "meta": {"width": 12 // len(members), "height": int(where.get("height", 60)), "chartId": 0,
+                         "uuid": chart["uuid"],
                          "sliceName": chart["slice_name"]}}
     return position
 
 
 def dashboard_marts() -> dict[str, dict]:
     """Each Superset dashboard (by slug): its title, description and the marts its charts read (a virtual
-    dataset reads the mart it is `based_on`). The dbt exposures are made from this
-    (lgstats.pipeline.generated_files)."""
-    based_on = {p.stem: yaml.safe_load(p.read_text())["based_on"] for p in (ASSETS / "datasets").glob("*.yaml")}
+    dataset reads the mart it is `based_on`; one based on no mart, such as the data release, adds none). The dbt
+    exposures are made from this (lgstats.pipeline.generated_files)."""
+    based_on = {p.stem: yaml.safe_load(p.read_text()).get("based_on") for p in (ASSETS / "datasets").glob("*.yaml")}
     boards = [yaml.safe_load(path.read_text()) for path in sorted((ASSETS / "dashboards").glob("*.yaml"))]
     slugs = {b["slug"] for b in boards}
     for path in sorted((ASSETS / "charts").glob("*.yaml")):
-        slug = (_chart(path).get("dashboard") or {}).get("slug")
-        if slug is not None and slug not in slugs:
-            raise ValueError(f"{path}: dashboard {slug!r} is not the slug of a file of {ASSETS / 'dashboards'} "
-                             f"({', '.join(sorted(slugs))}); fix the chart's `dashboard:` line")
+        for where in placements(_chart(path)):
+            slug = where.get("slug")
+            if slug is not None and slug not in slugs:
+                raise ValueError(f"{path}: dashboard {slug!r} is not the slug of a file of {ASSETS / 'dashboards'} "
+                                 f"({', '.join(sorted(slugs))}); fix the chart's `dashboard:` line")
     out = {}
     for board in boards:
-        used = {based_on.get(chart["dataset"], chart["dataset"]) for _, chart in placed_charts(board["slug"])}
+        used = {based_on.get(chart["dataset"], chart["dataset"]) for _, chart, _ in placed_charts(board["slug"])}
+        used.discard(None)
         out[board["slug"]] = {"title": board["dashboard_title"], "description": board.get("description", ""),
                               "marts": sorted(used)}
     return out

@@ -327,8 +327,11 @@ def bundle(s: Settings) -> dict[str, dict]:
         files[f"datasets/lgstats_warehouse/{name}.yaml"] = _dataset_yaml(name, mart)
     for path in sorted((ASSETS / "datasets").glob("*.yaml")):  # virtual datasets (SQL over the marts)
         spec = yaml.safe_load(path.read_text())
-        base = marts[spec["based_on"]]
-        cols = {c: base["columns"].get(c, "") for c in spec["columns"]}
+        if spec.get("based_on"):
+            base = marts[spec["based_on"]]["columns"]
+        else:  # a dataset over no mart (the data release) describes its own columns
+            base = spec.get("column_descriptions", {})
+        cols = {c: base.get(c, "") for c in spec["columns"]}
         files[f"datasets/lgstats_warehouse/{path.stem}.yaml"] = _dataset_yaml(
             path.stem, {"description": spec["description"], "columns": cols}, sql=spec["sql"])
     datasets = {d["uuid"]: d for f, d in files.items() if f.startswith("datasets/")}

@@ -1,5 +1,6 @@
-"""``lgstats docs``: one static folder with the dbt docs (lineage graph included) and the GX Data Docs of
-the latest snapshot of every dataset (rendered from the stored validation results), behind an index page.
+"""``lgstats docs``: one static folder with the dbt docs (lineage graph included), the GX Data Docs of
+the latest snapshot of every dataset (rendered from the stored validation results) and a page per indicator of
+the newest release (lgstats/services/indicator_pages.py), behind an index page.
 ``warehouse_build`` refreshes it once the marts are published."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from lgstats.core.settings import get_settings, warehouse_env
 from lgstats.pipeline import registry
 from lgstats.pipeline.snapshots import Snapshot, partition_path
 from lgstats.pipeline.transforms import DBT_DIR, _bin
+from lgstats.services import indicator_pages
 
 
 def _latest_partition(root: Path, source: str, dataset: str) -> Path | None:
@@ -127,6 +129,7 @@ def build(site: Path | None = None) -> Path:
         dbt_docs.wait()
         raise
     dbt_index = finish_dbt_docs(site, dbt_docs)
+    indicator_pages.build(site, s)
     items = "".join(f"<li><code>{html.escape(v)}</code></li>" for v in validated) or "<li>no snapshot yet</li>"
     (site / "index.html").write_text(f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lgstats documentation</title>
@@ -135,6 +138,8 @@ def build(site: Path | None = None) -> Path:
 <ul>
 <li><a href="dbt/{dbt_index.name}">dbt docs</a>: every model and column, tests, exposures and the lineage graph</li>
 <li><a href="gx/index.html">Great Expectations Data Docs</a>: the latest validation of each dataset</li>
+<li><a href="indicators/index.html">Indicators</a>: one page per indicator of the newest release (definition,
+sources, licence, coverage, chart, downloads, citation)</li>
 </ul>
 <h2>Snapshots whose stored validation these Data Docs show</h2><ul>{items}</ul>
 <p>Analysts: see <code>docs/analyst-guide.md</code>. Operators: <code>docs/operations.md</code>.</p>
