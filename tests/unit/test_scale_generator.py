@@ -36,6 +36,9 @@ def test_scaled_replay_passes_the_real_suite(tmp_path, monkeypatch):
     assert len(cities) == rows
     local_governments = cities[["geo_area_code", "dimensions"]].drop_duplicates()
     assert len(local_governments) == origin["scale"]["local_governments"] > len(scale.countries())
+    # each city under one country, so the warehouse keeps them (a city filed under several is held out)
+    city_codes = cities.dimensions.map(lambda d: (json.loads(d) if isinstance(d, str) else d)["Cities"])
+    assert cities.assign(city=city_codes).groupby("city").geo_area_code.nunique().max() == 1
 
 
 def test_generation_is_deterministic(tmp_path):

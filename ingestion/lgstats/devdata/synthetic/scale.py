@@ -2,7 +2,7 @@
 
 Same page format, quirks and sidecar as the small replay (``lgstats.devdata.synthetic.un_sdg``), but the rows are
 city-level observations of the registry's city series for every country of the area seed, spread over
-thousands of invented local governments (``Cities`` = ``LG00001`` …) and the years 2000-2023. The
+thousands of invented local governments (``Cities`` = ``LG<M49>00001`` …, each under one country) and the years 2000-2023. The
 country-level series keep their small replay pages, so every mart has rows. The output is a whole
 replay folder: the other sources are linked from ``data/replay`` so that an
 ``lgstats run`` of every source works against it. Pages are built and written one at a time, so memory
@@ -50,12 +50,13 @@ def _value(series_code: str, i: int) -> str:
 
 def observation(series, areas: list[tuple[str, str]], i: int) -> dict:
     """Observation ``i`` of a series: years vary fastest, then countries, then local governments, so every
-    (series, area, year, city) key is unique."""
+    (series, area, year, city) key is unique. A city's code includes its country's (``LG004`` + number): one
+    code under several countries is a misfiling the warehouse holds out (int_un_sdg_city_filings)."""
     year = YEARS[i % len(YEARS)]
     code, name = areas[(i // len(YEARS)) % len(areas)]
     lg = i // (len(YEARS) * len(areas)) + 1
     return _obs(series, code, name, year, _value(series.code, i),
-                dims={"Cities": f"LG{lg:05d}", "Reporting Type": "N"})
+                dims={"Cities": f"LG{code}{lg:05d}", "Reporting Type": "N"})
 
 
 def pages(src: Source, dataset: Dataset, rows: int, page_size: int = PAGE_SIZE) -> Iterator[tuple]:
