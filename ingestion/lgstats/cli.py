@@ -391,7 +391,7 @@ def cmd_release(args: argparse.Namespace) -> int:
                        "its files stay")
             _print("writing its files ...")
             folder = release_exports.export(rel.release_id, s, progress=_print)
-            _print(f"files: {folder} (datapackage.json, CHANGELOG.md, changes.csv, data/, indicators/)")
+            _print(f"files: {folder} (datapackage.json, CHANGELOG.md, changes.csv, data/)")
             return 0
         if args.action == "export":
             _print(f"files: {release_exports.export(args.ids[0] if args.ids else None, s, progress=_print)}")

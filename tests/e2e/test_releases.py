@@ -280,7 +280,7 @@ def test_the_indicator_pages_render_offline_with_chart_downloads_and_citation(re
     for href in downloads:
         path = Path(href.removeprefix("file://"))
         assert path.is_file() and path.stat().st_size > 0, href
-        assert f"/releases/{newest}/indicators/" in href
+        assert f"/indicators/data/{newest}/" in href  # the indicator's rows of that release
     csv_text = Path(downloads[0].removeprefix("file://")).read_text().splitlines()
     assert csv_text[0].startswith("observation_id,series_code") and all(",SP.POP.TOTL," in line
                                                                         for line in csv_text[1:])

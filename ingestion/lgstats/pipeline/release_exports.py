@@ -1,9 +1,9 @@
 """A release's files, under ``$LGSTATS_HOME/releases/<id>/``: each mart as CSV (PostgreSQL's own COPY, streamed) and
-Parquet (pyarrow reads that CSV in blocks: memory stays bounded whatever the size), each indicator's observations
-alone (``indicators/``), a Frictionless Data Package (``datapackage.json``: schema from the dbt contracts,
-descriptions from the dbt docs, sources and licences from the snapshots, a suggested citation), and what changed
-against the previous release (``changes.csv``, ``CHANGELOG.md``). Written into a ``.partial`` folder that is
-renamed when complete: a reader never finds half a release, and files are never rewritten once there.
+Parquet (pyarrow reads that CSV in blocks: memory stays bounded whatever the size), a Frictionless Data Package
+(``datapackage.json``: schema from the dbt contracts, descriptions from the dbt docs, sources and licences from the
+snapshots, a suggested citation), and what changed against the previous release (``changes.csv``,
+``CHANGELOG.md``). Written into a ``.partial`` folder that is renamed when complete: a reader never finds half a
+release, and files are never rewritten once there.
 """
 
 from __future__ import annotations
@@ -76,16 +76,19 @@ def arrow_schema(conn: psycopg.Connection, schema: str, table: str):
     return pa.schema(fields)
 
 
-def copy_csv(conn: psycopg.Connection, query: sql.Composable, path: Path) -> int:
+def copy_csv(conn: psycopg.Connection, query: sql.Composable, path: Path) -> tuple[int, str]:
     """Stream a query's rows to a CSV file with PostgreSQL's COPY (header, NULL as an empty unquoted field,
-    an empty string as ""); returns the bytes written."""
-    written = 0
+    an empty string as ""); returns the bytes written and their md5, taken on the way."""
+    import hashlib
+
+    written, digest = 0, hashlib.md5(usedforsecurity=False)
     with open(path, "wb") as fh, conn.cursor().copy(
             sql.SQL("copy ({}) to stdout with (format csv, header)").format(query)) as copy:
         for block in copy:
             fh.write(block)
+            digest.update(block)
             written += len(block)
-    return written
+    return written, digest.hexdigest()
 
 
 def csv_to_parquet(csv_path: Path, parquet_path: Path, schema) -> int:
@@ -214,31 +217,30 @@ def datapackage(conn: psycopg.Connection, s: Settings, release: dict, files: dic
     }
 
 
-def _md5(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _export_indicators(conn: psycopg.Connection, schema: str, out: Path, progress: Callable[[str], None]) -> int:
-    """Each indicator's observations alone, as CSV and Parquet (what an indicator page links to)."""
-    target = out / "indicators"
-    target.mkdir()
-    fact = sql.Identifier(schema, releases.FACT)
+def indicator_files(conn: psycopg.Connection, release: dict, target: Path,
+                    progress: Callable[[str], None] = log.info) -> Path:
+    """Each indicator's observations in a release, alone, as CSV and Parquet (what its page links to), written
+    once per release into ``target/<release id>/`` (a ``.partial`` folder renamed when complete). Not part of
+    ``lgstats release`` itself: derived from the immutable release schema when the pages are first built, so the
+    release stays one pass over each mart (docs/performance.md)."""
+    final = target / release["release_id"]
+    if final.exists():
+        return final
+    work = final.with_name(final.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    fact = sql.Identifier(release["schema_name"], releases.FACT)
     codes = [r[0] for r in conn.execute(sql.SQL("select distinct series_code from {} order by 1").format(fact))]
-    parquet_schema = arrow_schema(conn, schema, releases.FACT)
+    parquet_schema = arrow_schema(conn, release["schema_name"], releases.FACT)
     for i, code in enumerate(codes, 1):
-        csv_path = target / f"{file_stem(code)}.csv"
+        csv_path = work / f"{file_stem(code)}.csv"
         copy_csv(conn, sql.SQL("select * from {} where series_code = {} order by area_code, year, period, "
                                "disaggregation").format(fact, sql.Literal(code)), csv_path)
         csv_to_parquet(csv_path, csv_path.with_suffix(".parquet"), parquet_schema)
         if i % 50 == 0 or i == len(codes):
-            progress(f"  indicators: {i}/{len(codes)}")
-    return len(codes)
+            progress(f"  indicator files of release {release['release_id']}: {i}/{len(codes)}")
+    os.replace(work, final)
+    return final
 
 
 def _write_changes(conn: psycopg.Connection, release: dict, out: Path) -> dict[str, int]:
@@ -305,11 +307,10 @@ def export(release_id: str | None = None, settings: Settings | None = None,
         files = {}
         for i, mart in enumerate(sorted(release["marts"]), 1):
             csv_path = work / "data" / f"{mart}.csv"
-            size = copy_csv(conn, sql.SQL("select * from {}").format(sql.Identifier(schema, mart)), csv_path)
+            size, md5 = copy_csv(conn, sql.SQL("select * from {}").format(sql.Identifier(schema, mart)), csv_path)
             rows = csv_to_parquet(csv_path, csv_path.with_suffix(".parquet"), arrow_schema(conn, schema, mart))
-            files[mart] = {"bytes": size, "rows": rows, "md5": _md5(csv_path)}
+            files[mart] = {"bytes": size, "rows": rows, "md5": md5}
             progress(f"  [{i}/{len(release['marts'])}] data/{mart}.csv + .parquet: {rows:,} rows")
-        _export_indicators(conn, schema, work, progress)
         package = datapackage(conn, s, release, files)
         (work / "datapackage.json").write_text(json.dumps(package, indent=2, default=str) + "\n", encoding="utf-8")
         counts = _write_changes(conn, release, work)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import os
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -182,13 +183,17 @@ def build(site: Path, settings: Settings | None = None) -> Path:
         release = releases.get(conn, rows[0])
         indicators = _indicators(conn, release["schema_name"])
         charts = _chart_points(conn, release["schema_name"])
+        data = release_exports.indicator_files(conn, release, out / "data")
+    for older in (out / "data").iterdir():  # the pages link to the newest release only (its files stay)
+        if older != data:
+            shutil.rmtree(older, ignore_errors=True)
     folder = Path(release["export_dir"])
     items = []
     for ind in indicators:
         stem = release_exports.file_stem(ind["series_code"])
-        rel = {k: os.path.relpath(folder / p, out) for k, p in
-               (("csv", f"indicators/{stem}.csv"), ("parquet", f"indicators/{stem}.parquet"),
-                ("package", "datapackage.json"))}
+        rel = {"csv": os.path.relpath(data / f"{stem}.csv", out),
+               "parquet": os.path.relpath(data / f"{stem}.parquet", out),
+               "package": os.path.relpath(folder / "datapackage.json", out)}
         chart = charts.get(ind["series_code"], {"breakdown": None, "lines": {}})
         (out / f"{stem}.html").write_text(page(s, release, ind, chart, rel), encoding="utf-8")
         items.append(f'<tr><td><a href="{html.escape(stem)}.html">{html.escape(ind["series_code"])}</a></td>'
@@ -200,7 +205,8 @@ def build(site: Path, settings: Settings | None = None) -> Path:
 <p><a href="../index.html">Documentation</a></p>
 <h1>Indicators of release {html.escape(release['release_id'])}</h1>
 <p>{len(indicators)} indicators; each page gives the definition, sources, licence, coverage, a chart, downloads and
-the citation. Files: <code>{html.escape(str(folder))}</code>.</p>
+the citation. The release's files: <code>{html.escape(str(folder))}</code>; each indicator's alone:
+<code>data/{html.escape(release['release_id'])}/</code> beside these pages.</p>
 <table><tr><th>code</th><th>indicator</th><th>areas</th><th>years</th></tr>{''.join(items)}</table>
 </body></html>
 """, encoding="utf-8")

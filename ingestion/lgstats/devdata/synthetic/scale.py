@@ -2,9 +2,9 @@
 
 Same page format, quirks and sidecar as the small replay (``lgstats.devdata.synthetic.un_sdg``), but the rows are
 city-level observations of the registry's city series for every country of the area seed, spread over
-thousands of invented local governments (``Cities`` = ``LG<M49>00001`` …, each under one country) and the years 2000-2023. The
-country-level series keep their small replay pages, so every mart has rows. The output is a whole
-replay folder: the other sources are linked from ``data/replay`` so that an
+thousands of invented local governments (``Cities`` = ``LG<M49>00001`` …, each under one country) and the
+years 2000-2023. The country-level series keep their small replay pages, so every mart has rows. The output is
+a whole replay folder: the other sources are linked from ``data/replay`` so that an
 ``lgstats run`` of every source works against it. Pages are built and written one at a time, so memory
 stays flat whatever the scale. Everything is labelled synthetic; none of it is a statistic.
 """
