@@ -318,6 +318,9 @@ def markdown(results: dict) -> str:
     for sc in results["scales"]:
         lines += ["", f"### {sc['rows']:,} synthetic city observations ({sc['local_governments']:,} local governments)",
                   ""]
+        if sc.get("note"):
+            lines.append(f"Measured {sc.get('measured_at')}, commit {(sc.get('commit') or 'unknown')[:12]}: "
+                         f"{sc['note']}.")
         if "error" in sc:
             lines.append(f"error: {sc['error']}")
         full = sc.get("full_run")

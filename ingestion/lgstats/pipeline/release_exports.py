@@ -76,9 +76,10 @@ def arrow_schema(conn: psycopg.Connection, schema: str, table: str):
     return pa.schema(fields)
 
 
-def copy_csv(conn: psycopg.Connection, query: sql.Composable, path: Path) -> tuple[int, str]:
+def copy_csv(conn: psycopg.Connection, query: sql.Composable, path: Path, also=None) -> tuple[int, str]:
     """Stream a query's rows to a CSV file with PostgreSQL's COPY (header, NULL as an empty unquoted field,
-    an empty string as ""); returns the bytes written and their md5, taken on the way."""
+    an empty string as ""), and to ``also`` (a pipe) if given; returns the bytes written and their md5, taken on
+    the way."""
     import hashlib
 
     written, digest = 0, hashlib.md5(usedforsecurity=False)
@@ -86,15 +87,47 @@ def copy_csv(conn: psycopg.Connection, query: sql.Composable, path: Path) -> tup
             sql.SQL("copy ({}) to stdout with (format csv, header)").format(query)) as copy:
         for block in copy:
             fh.write(block)
+            if also is not None:
+                also.write(block)
             digest.update(block)
             written += len(block)
     return written, digest.hexdigest()
 
 
-def csv_to_parquet(csv_path: Path, parquet_path: Path, schema) -> int:
-    """The CSV file, block by block, as Parquet with the table's types; returns the rows written. Row groups of
-    about ROW_GROUP_ROWS rows. jemalloc, not the default mimalloc: measured, it returns freed blocks to the system
-    and keeps the peak at a third (docs/performance.md)."""
+def export_table(conn: psycopg.Connection, query: sql.Composable, csv_path: Path, schema) -> dict:
+    """CSV and Parquet of one query in one pass: COPY's stream goes to the CSV file and, through a pipe, to the
+    Parquet conversion in a thread, so PostgreSQL and pyarrow work at once (two cores, not one after the other).
+    A failed conversion still drains the pipe, so COPY never waits on it; its error is raised here."""
+    import threading
+
+    read_fd, write_fd = os.pipe()
+    outcome: dict = {}
+
+    def convert() -> None:
+        with os.fdopen(read_fd, "rb") as pipe:
+            try:
+                outcome["rows"] = csv_to_parquet(pipe, csv_path.with_suffix(".parquet"), schema)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                outcome["error"] = exc
+                while pipe.read(1 << 20):
+                    pass
+
+    worker = threading.Thread(target=convert, name=f"parquet-{csv_path.stem}", daemon=True)
+    worker.start()
+    try:
+        with os.fdopen(write_fd, "wb") as pipe:
+            size, md5 = copy_csv(conn, query, csv_path, also=pipe)
+    finally:
+        worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return {"bytes": size, "md5": md5, "rows": outcome["rows"]}
+
+
+def csv_to_parquet(csv_path, parquet_path: Path, schema) -> int:
+    """A CSV file (a path, or a stream such as a pipe), block by block, as Parquet with the table's types;
+    returns the rows written. Row groups of about ROW_GROUP_ROWS rows. jemalloc, not the default mimalloc:
+    measured, it returns freed blocks to the system and keeps the peak at a third (docs/performance.md)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
@@ -234,9 +267,8 @@ def indicator_files(conn: psycopg.Connection, release: dict, target: Path,
     parquet_schema = arrow_schema(conn, release["schema_name"], releases.FACT)
     for i, code in enumerate(codes, 1):
         csv_path = work / f"{file_stem(code)}.csv"
-        copy_csv(conn, sql.SQL("select * from {} where series_code = {} order by area_code, year, period, "
-                               "disaggregation").format(fact, sql.Literal(code)), csv_path)
-        csv_to_parquet(csv_path, csv_path.with_suffix(".parquet"), parquet_schema)
+        export_table(conn, sql.SQL("select * from {} where series_code = {} order by area_code, year, period, "
+                                   "disaggregation").format(fact, sql.Literal(code)), csv_path, parquet_schema)
         if i % 50 == 0 or i == len(codes):
             progress(f"  indicator files of release {release['release_id']}: {i}/{len(codes)}")
     os.replace(work, final)
@@ -307,10 +339,9 @@ def export(release_id: str | None = None, settings: Settings | None = None,
         files = {}
         for i, mart in enumerate(sorted(release["marts"]), 1):
             csv_path = work / "data" / f"{mart}.csv"
-            size, md5 = copy_csv(conn, sql.SQL("select * from {}").format(sql.Identifier(schema, mart)), csv_path)
-            rows = csv_to_parquet(csv_path, csv_path.with_suffix(".parquet"), arrow_schema(conn, schema, mart))
-            files[mart] = {"bytes": size, "rows": rows, "md5": md5}
-            progress(f"  [{i}/{len(release['marts'])}] data/{mart}.csv + .parquet: {rows:,} rows")
+            files[mart] = export_table(conn, sql.SQL("select * from {}").format(sql.Identifier(schema, mart)),
+                                       csv_path, arrow_schema(conn, schema, mart))
+            progress(f"  [{i}/{len(release['marts'])}] data/{mart}.csv + .parquet: {files[mart]['rows']:,} rows")
         package = datapackage(conn, s, release, files)
         (work / "datapackage.json").write_text(json.dumps(package, indent=2, default=str) + "\n", encoding="utf-8")
         counts = _write_changes(conn, release, work)
