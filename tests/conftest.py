@@ -191,6 +191,10 @@ def clean_replay(tmp_path_factory, pg_admin_url):
     from tests.mart_fingerprint import fingerprint
 
     ok = proc.returncode == 0
-    return SimpleNamespace(env=env, url=url, proc=proc,
-                           fct=fct_rows(url, "source_dataset = 'un_sdg/series_data'") if ok else None,
-                           marts=fingerprint(url) if ok else None)
+    run = SimpleNamespace(env=env, url=url, proc=proc,
+                          fct=fct_rows(url, "source_dataset = 'un_sdg/series_data'") if ok else None,
+                          marts=fingerprint(url) if ok else None)
+    # a copy of the warehouse as the run left it, before later tests load more into it, for a test that builds
+    # on it (tests/e2e/test_releases.py): a copy made later held their rows, which its next build took out
+    run.pristine_url = fork_database(pg_admin_url, url, f"lgstats_e2e_replay_{os.getpid()}_pristine") if ok else None
+    return run

@@ -84,7 +84,8 @@ def table_digests(url: str, schema: str) -> dict[str, tuple[int, str]]:
 @pytest.fixture(scope="module")
 def released(clean_replay, pg_admin_url, tmp_path_factory):
     assert clean_replay.proc.returncode == 0, clean_replay.proc.stdout[-3000:]
-    url = fork_database(pg_admin_url, clean_replay.url, f"lgstats_e2e_release_{os.getpid()}")
+    # the run's warehouse as it left it (other tests of the session load more into the shared one)
+    url = fork_database(pg_admin_url, clean_replay.pristine_url, f"lgstats_e2e_release_{os.getpid()}")
     home = tmp_path_factory.mktemp("release-home")
     env = {"LGSTATS_HOME": str(home), "LGSTATS_WAREHOUSE_URL": url}
     first = _lgstats(env, "release")
