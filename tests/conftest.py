@@ -127,6 +127,16 @@ def fork_database(admin_url: str, source_url: str, name: str, timeout_s: float =
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the UI tests of a worker (the dashboards, the docs site, the indicator pages)."""
+    from tests.browser import start_browser
+
+    b = start_browser()
+    yield b
+    b.quit()
+
+
 def role_url(admin_url: str, role: str) -> str:
     """The URL of one lgstats role (admin, pipeline, analyst, bi) on the database of ``admin_url``."""
     from lgstats.core.settings import Settings

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lgstats.core.settings import PROJECT_DIR
-from tests.browser import start_browser, wait_for
+from tests.browser import wait_for
 from tests.conftest import free_port
 from tests.secrets_scan import assert_home_keeps_its_secrets
 
@@ -153,13 +153,6 @@ def test_a_second_start_reuses_the_environment_and_reimports_idempotently(supers
     after = (len(api.list("dashboard")), len(api.list("chart")), len(api.list("dataset")))
     assert after == before
     assert "Source: " in api.get(f"/api/v1/chart/{chart['id']}")["result"]["description"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    b = start_browser()
-    yield b
-    b.quit()
 
 
 def test_each_dashboard_renders_every_chart_with_data_in_chromium(superset, api, browser):

@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 
 from lgstats.core.settings import PROJECT_DIR
-from tests.browser import start_browser, wait_for
+from tests.browser import wait_for
 from tests.conftest import fork_database, role_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("clean_replay")]  # with the run it copies
@@ -237,13 +237,6 @@ def test_an_old_release_is_dropped_from_the_database_only(released):
     assert (Path(first_folder) / "data" / "fct_observation.parquet").exists()  # the files stay
     out = _lgstats(released["env"], "release", "diff", first_id, second_id).stdout  # from ops.release_changes
     assert out.splitlines()[0] == f"release {first_id} → {second_id}: 1 added, 1 revised"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    b = start_browser()
-    yield b
-    b.quit()
 
 
 def test_the_indicator_pages_render_offline_with_chart_downloads_and_citation(released, browser, monkeypatch):

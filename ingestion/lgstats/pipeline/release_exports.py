@@ -173,10 +173,12 @@ def _field(name: str, pg_type: str, description: str, jsonb_kind: str | None) ->
     return field
 
 
-def _sources(conn: psycopg.Connection, schema: str) -> list[dict]:
+def _sources(conn: psycopg.Connection, release: dict) -> list[dict]:
+    """The release's snapshots (``ops.releases.snapshot_ids``) as described by its ``dim_snapshot``."""
     rows = conn.execute(sql.SQL(
         "select snapshot_id, source_name, source_url, licence, licence_url, synthetic, retrieved_at, release "
-        "from {} order by snapshot_id").format(sql.Identifier(schema, "dim_snapshot"))).fetchall()
+        "from {} where snapshot_id = any(%s) order by snapshot_id").format(
+        sql.Identifier(release["schema_name"], "dim_snapshot")), (release["snapshot_ids"],)).fetchall()
     return [{"title": name or sid, "path": url, "snapshot_id": sid, "licence": licence, "licence_url": licence_url,
              "synthetic": bool(synthetic), "retrieved_at": retrieved.isoformat() if retrieved else None,
              "source_release": release}
@@ -211,7 +213,7 @@ def datapackage(conn: psycopg.Connection, s: Settings, release: dict, files: dic
 
     schema = release["schema_name"]
     catalogue = mart_catalogue.catalogue()
-    sources = _sources(conn, schema)
+    sources = _sources(conn, release)
     resources = []
     for mart, info in files.items():
         declared = catalogue.get(mart, {"description": "", "columns": {}})

@@ -215,9 +215,9 @@ def publish(settings: Settings | None = None, *, today: date | None = None,
                 sql.Identifier(schema), sql.Literal(f"lgstats release {release_id}: an immutable copy of the marts "
                                                     f"(ops.releases; commit {commit or 'unknown'})")))
             _grant_readers(conn, schema)
+            # the snapshots the build holds (the newest of each dataset, every member file), not every one loaded
             snapshot_ids = [r[0] for r in conn.execute(
-                sql.SQL("select distinct snapshot_id from {} where snapshot_id is not null order by 1")
-                .format(sql.Identifier(schema, "dim_snapshot" if "dim_snapshot" in marts else FACT)))]
+                "select snapshot_id from ops.observation_snapshots order by snapshot_id")]
             row = conn.execute(
                 "insert into ops.releases (release_id, schema_name, git_commit, snapshot_ids, marts, "
                 "previous_release_id) values (%s, %s, %s, %s, %s, %s) returning published_at",
