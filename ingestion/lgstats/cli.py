@@ -373,14 +373,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    import psycopg
+
     from lgstats.pipeline import release_exports, releases
 
     s = get_settings()
     warehouse.ensure_running(s)
     try:
         if args.action == "publish":
-            _print("publishing a release of the marts ...")
-            rel = releases.publish(s, progress=_print)
+            _print("publishing a release of the marts and writing its files ...")
+            rel, folder = release_exports.publish_and_export(s, progress=_print)
             _print(f"release {rel.release_id}: schema {rel.schema_name} ({sum(rel.marts.values()):,} rows in "
                    f"{len(rel.marts)} marts, {len(rel.snapshot_ids)} snapshots, commit {rel.git_commit or '-'})")
             if rel.previous_release_id:
@@ -389,8 +391,6 @@ def cmd_release(args: argparse.Namespace) -> int:
             for old in rel.dropped:
                 _print(f"release {old} dropped from the database (LGSTATS_RELEASES_KEEP={s.releases_keep}); "
                        "its files stay")
-            _print("writing its files ...")
-            folder = release_exports.export(rel.release_id, s, progress=_print)
             _print(f"files: {folder} (datapackage.json, CHANGELOG.md, changes.csv, data/)")
             return 0
         if args.action == "export":
@@ -416,6 +416,10 @@ def cmd_release(args: argparse.Namespace) -> int:
         return 0
     except releases.ReleaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.Error as exc:  # the release's one transaction rolled back: no schema, no row, no files
+        print(f"error: lgstats release {args.action} failed in the warehouse, and left nothing behind: "
+              f"{str(exc).strip()}", file=sys.stderr)
         return 2
 
 

@@ -239,6 +239,33 @@ def test_an_old_release_is_dropped_from_the_database_only(released):
     assert out.splitlines()[0] == f"release {first_id} → {second_id}: 1 added, 1 revised"
 
 
+def test_a_release_that_fails_leaves_no_schema_row_or_files(released):
+    """The files are written while the release is copied (from the same snapshot): when the copy fails, the
+    files started for it go too. Made to fail here by taking the schema name the next release would get."""
+    from lgstats.pipeline import releases
+
+    with psycopg.connect(released["url"], autocommit=True) as conn:
+        next_id = releases.next_release_id(conn, datetime.now(UTC).date())
+        taken = releases.schema_name(next_id)
+        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(taken)))
+    try:
+        proc = subprocess.run([str(Path(sys.executable).with_name("lgstats")), "release"],
+                              env={**os.environ, **released["env"]}, capture_output=True, text=True, timeout=600,
+                              cwd=PROJECT_DIR)
+        assert proc.returncode != 0 and f'schema "{taken}" already exists' in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+        folders = sorted(p.name for p in (released["home"] / "releases").iterdir())
+        assert not [f for f in folders if f.startswith(next_id)], folders  # no .partial left behind
+        with psycopg.connect(released["url"]) as conn:
+            assert conn.execute("select count(*) from ops.releases where release_id = %s", (next_id,)).fetchone() \
+                == (0,)
+            assert conn.execute("select count(*) from information_schema.tables where table_schema = %s",
+                                (taken,)).fetchone() == (0,)
+    finally:
+        with psycopg.connect(released["url"], autocommit=True) as conn:
+            conn.execute(sql.SQL("drop schema {}").format(sql.Identifier(taken)))
+
+
 def test_the_indicator_pages_render_offline_with_chart_downloads_and_citation(released, browser, monkeypatch):
     from selenium.webdriver.common.by import By
 

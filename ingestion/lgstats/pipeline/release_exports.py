@@ -317,9 +317,92 @@ def changelog_markdown(s: Settings, release: dict, counts: dict[str, int], by_se
     return "\n".join(lines) + "\n"
 
 
+def write_data(conn: psycopg.Connection, schema: str, marts: list[str], folder: Path,
+               progress: Callable[[str], None] = log.info) -> dict[str, dict]:
+    """Each mart of ``schema`` as ``folder/<mart>.csv`` and ``.parquet``: bytes, md5 and rows of each."""
+    files = {}
+    for i, mart in enumerate(sorted(marts), 1):
+        files[mart] = export_table(conn, sql.SQL("select * from {}").format(sql.Identifier(schema, mart)),
+                                   folder / f"{mart}.csv", arrow_schema(conn, schema, mart))
+        progress(f"  [{i}/{len(marts)}] data/{mart}.csv + .parquet: {files[mart]['rows']:,} rows")
+    return files
+
+
+class FilesAlongside:
+    """A release's data files, written in a thread while the release is published: read from ``marts`` under the
+    publishing transaction's own snapshot (``set transaction snapshot``), so they hold exactly the rows it copies,
+    and PostgreSQL copies while the files are written (docs/performance.md)."""
+
+    def __init__(self, s: Settings, snapshot: str, release_id: str, marts: list[str],
+                 progress: Callable[[str], None]) -> None:
+        import threading
+
+        from lgstats.core import warehouse
+
+        self.work = _partial(release_dir(s, release_id))
+        self.conn = warehouse.connect(s)
+        self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        self.conn.read_only = True
+        # imported now, while the publishing transaction is open (the only time it can be)
+        self.conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot)))
+        self.conn.execute("set local timezone = 'UTC'")
+        self.outcome: dict = {}
+
+        def run() -> None:
+            try:
+                self.outcome["files"] = write_data(self.conn, "marts", marts, self.work / "data", progress)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+                self.outcome["error"] = exc
+
+        self.thread = threading.Thread(target=run, name=f"release-files-{release_id}", daemon=True)
+        self.thread.start()
+
+    def result(self) -> dict[str, dict]:
+        self.thread.join()
+        self.conn.close()
+        if "error" in self.outcome:
+            raise self.outcome["error"]
+        return self.outcome["files"]
+
+    def cancel(self) -> None:
+        """The release failed: stop the COPY, and leave no files."""
+        self.conn.cancel_safe()
+        self.thread.join()
+        self.conn.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _partial(final: Path) -> Path:
+    work = final.with_name(final.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "data").mkdir(parents=True)
+    return work
+
+
+def publish_and_export(settings: Settings | None = None, progress: Callable[[str], None] = log.info
+                       ) -> tuple[releases.Release, Path]:
+    """Publish a release and write its files at once (``lgstats release``, the build's last task)."""
+    s = settings or get_settings()
+    rel = releases.publish(s, progress=progress,
+                           alongside=lambda snapshot, release_id, marts: FilesAlongside(
+                               s, snapshot, release_id, marts, progress))
+    fix = f"Fix: lgstats release export {rel.release_id} writes them again from the release's schema"
+    try:
+        files = rel.alongside.result()
+    except Exception as exc:
+        raise releases.ReleaseError(f"release {rel.release_id} is published, but writing its files failed: {exc}. "
+                                    f"{fix}") from exc
+    written = {m: f["rows"] for m, f in files.items()}
+    if written != rel.marts:  # one snapshot for both: a difference is a defect, never published as files
+        raise releases.ReleaseError(f"release {rel.release_id}: the files hold {written} rows, the release "
+                                    f"{rel.marts}; they were not published. {fix}")
+    return rel, export(rel.release_id, s, progress=progress, data=files)
+
+
 def export(release_id: str | None = None, settings: Settings | None = None,
-           progress: Callable[[str], None] = log.info) -> Path:
-    """Write a release's files (once: an exported release is left as it is)."""
+           progress: Callable[[str], None] = log.info, data: dict[str, dict] | None = None) -> Path:
+    """Write a release's files (once: an exported release is left as it is). ``data``: its data files are in
+    the ``.partial`` folder already (``FilesAlongside``), with these sizes, md5s and rows."""
     from lgstats.core import warehouse
 
     s = settings or get_settings()
@@ -334,17 +417,12 @@ def export(release_id: str | None = None, settings: Settings | None = None,
         if release["dropped_at"] is not None:
             raise releases.ReleaseError(f"release {release['release_id']} is no longer in the database: its files "
                                         f"cannot be written again")
-        schema = release["schema_name"]
-        work = final.with_name(final.name + ".partial")
-        shutil.rmtree(work, ignore_errors=True)
-        (work / "data").mkdir(parents=True)
-        files = {}
-        for i, mart in enumerate(sorted(release["marts"]), 1):
-            csv_path = work / "data" / f"{mart}.csv"
-            files[mart] = export_table(conn, sql.SQL("select * from {}").format(sql.Identifier(schema, mart)),
-                                       csv_path, arrow_schema(conn, schema, mart))
-            progress(f"  [{i}/{len(release['marts'])}] data/{mart}.csv + .parquet: {files[mart]['rows']:,} rows")
-        package = datapackage(conn, s, release, files)
+        if data is None:
+            work = _partial(final)
+            data = write_data(conn, release["schema_name"], list(release["marts"]), work / "data", progress)
+        else:
+            work = final.with_name(final.name + ".partial")
+        package = datapackage(conn, s, release, data)
         (work / "datapackage.json").write_text(json.dumps(package, indent=2, default=str) + "\n", encoding="utf-8")
         counts = _write_changes(conn, release, work)
         previous = releases.get(conn, release["previous_release_id"]) if release["previous_release_id"] else None
@@ -387,6 +465,7 @@ def release_after_build(settings: Settings | None = None) -> str:
         schema.bootstrap(conn)
         unexported = conn.execute("select release_id from ops.releases where exported_at is null and dropped_at is "
                                   "null order by published_at desc limit 1").fetchone()
-    release_id = unexported[0] if unexported else releases.publish(s).release_id
-    export(release_id, s)
-    return release_id
+    if unexported:
+        export(unexported[0], s)
+        return unexported[0]
+    return publish_and_export(s)[0].release_id

@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -28,6 +29,7 @@ LATEST_SCHEMA = "releases"
 RELEASE_ID = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.(\d+))?$")
 # what a revision is: the published value and how it is qualified (a new snapshot id or load time alone is not)
 COMPARED = ("value", "value_text", "value_qualifier", "unit", "nature")
+RELEASE_SORT_MEMORY = "256MB"  # a release transaction's work_mem and maintenance_work_mem
 KEY = ("series_code", "area_code", "year", "period", "disaggregation", "reporting_type")
 
 
@@ -46,6 +48,7 @@ class Release:
     git_commit: str | None
     changes: dict[str, int] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
+    alongside: Any = None  # what publish(alongside=...) started
 
 
 def schema_name(release_id: str) -> str:
@@ -180,9 +183,15 @@ def _drop_old(conn: psycopg.Connection, keep: int) -> list[str]:
 
 
 def publish(settings: Settings | None = None, *, today: date | None = None,
-            progress: Callable[[str], None] = log.info) -> Release:
+            progress: Callable[[str], None] = log.info, alongside: Callable[[str, str, list[str]], Any] | None = None
+            ) -> Release:
     """Copy the marts into a new release schema and record it, in one transaction: a failed release leaves
-    nothing behind, and readers see either the previous release or this one, whole."""
+    nothing behind, and readers see either the previous release or this one, whole.
+
+    ``alongside(snapshot, release_id, marts)``, when given, is called once the marts are locked, with the name of
+    this transaction's snapshot (``pg_export_snapshot``): work that must read exactly the rows released (the
+    files) starts there and runs while PostgreSQL copies. What it returns is kept as ``Release.alongside``; its
+    ``cancel()`` is called if the release fails."""
     from lgstats.core import warehouse
     from lgstats.pipeline import schema as ddl
 
@@ -190,51 +199,79 @@ def publish(settings: Settings | None = None, *, today: date | None = None,
     commit = git_commit()
     with warehouse.connect(s) as conn:
         ddl.bootstrap(conn)
+        # a session lock (it ends with this connection), taken before the release's transaction: that
+        # transaction's snapshot must come after the marts' locks (repeatable read takes it at the first query),
+        # so nothing may be queried in it before them
+        locks.advisory(conn, "lgstats.release", deadline_s=s.lock_deadline_seconds, what="publishing a release")
+        marts = built_marts(conn)
+        if FACT not in marts:
+            raise ReleaseError("marts.fct_observation does not exist: build the warehouse first (lgstats run)")
         conn.commit()
-        with conn.transaction():
-            locks.advisory(conn, "lgstats.release", xact=True, deadline_s=s.lock_deadline_seconds,
-                           what="publishing a release")
-            conn.execute("set local timezone = 'UTC'")
-            marts = built_marts(conn)
-            if FACT not in marts:
-                raise ReleaseError("marts.fct_observation does not exist: build the warehouse first (lgstats run)")
-            # lock every mart before the first read, so the copy is one consistent state of all of them: a build
-            # swapping a table meanwhile waits for this transaction
-            conn.execute(sql.SQL("lock table {} in access share mode").format(
-                sql.SQL(", ").join(sql.Identifier("marts", m) for m in marts)))
-            release_id = next_release_id(conn, today or datetime.now(UTC).date())
-            schema = schema_name(release_id)
-            previous = conn.execute("select release_id, schema_name from ops.releases where dropped_at is null "
-                                    "order by published_at desc limit 1").fetchone()
-            conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
-            counts = {}
-            for i, mart in enumerate(marts, 1):
-                counts[mart] = _copy_table(conn, schema, mart)
-                progress(f"  [{i}/{len(marts)}] {schema}.{mart}: {counts[mart]:,} rows")
-            conn.execute(sql.SQL("comment on schema {} is {}").format(
-                sql.Identifier(schema), sql.Literal(f"lgstats release {release_id}: an immutable copy of the marts "
-                                                    f"(ops.releases; commit {commit or 'unknown'})")))
-            _grant_readers(conn, schema)
-            # the snapshots the build holds (the newest of each dataset, every member file), not every one loaded
-            snapshot_ids = [r[0] for r in conn.execute(
-                "select snapshot_id from ops.observation_snapshots order by snapshot_id")]
-            row = conn.execute(
-                "insert into ops.releases (release_id, schema_name, git_commit, snapshot_ids, marts, "
-                "previous_release_id) values (%s, %s, %s, %s, %s, %s) returning published_at",
-                (release_id, schema, commit, snapshot_ids, psycopg.types.json.Jsonb(counts),
-                 previous[0] if previous else None)).fetchone()
-            changes: dict[str, int] = {}
-            if previous:
-                conn.execute(sql.SQL("insert into ops.release_changes (release_id, previous_release_id, {cols}) "
-                                     "select {rid}, {pid}, * from ({q}) as c").format(
-                    cols=sql.SQL(", ").join(map(sql.Identifier, CHANGE_COLUMNS)), rid=sql.Literal(release_id),
-                    pid=sql.Literal(previous[0]), q=changes_query(previous[1], schema)))
-                changes = dict(conn.execute("select change, count(*) from ops.release_changes where release_id = %s "
-                                            "group by change", (release_id,)).fetchall())
-            _point_latest(conn, schema, marts)
-            dropped = _drop_old(conn, s.releases_keep)
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        started: list = []
+
+        def start(snapshot: str, release_id: str, names: list[str]):
+            if alongside is not None:
+                started.append(alongside(snapshot, release_id, names))
+                return started[-1]
+            return None
+
+        try:
+            with conn.transaction():
+                # lock every mart before the first read, so the copy is one state of all of them: a build
+                # swapping a table meanwhile waits for this transaction
+                conn.execute(sql.SQL("lock table {} in access share mode").format(
+                    sql.SQL(", ").join(sql.Identifier("marts", m) for m in marts)))
+                release = _publish_locked(conn, s, marts, commit, today, progress, start)
+        except BaseException:
+            for handle in started:
+                handle.cancel()
+            raise
+    return release
+
+
+def _publish_locked(conn: psycopg.Connection, s: Settings, marts: list[str], commit: str | None,
+                    today: date | None, progress: Callable[[str], None], alongside) -> Release:
+    conn.execute("set local timezone = 'UTC'")
+    # more memory for this transaction's sorts: the copies' index builds and the changes' join (docs/performance.md)
+    conn.execute(sql.SQL("set local maintenance_work_mem = {}").format(sql.Literal(RELEASE_SORT_MEMORY)))
+    conn.execute(sql.SQL("set local work_mem = {}").format(sql.Literal(RELEASE_SORT_MEMORY)))
+    release_id = next_release_id(conn, today or datetime.now(UTC).date())
+    snapshot = conn.execute("select pg_export_snapshot()").fetchone()[0]
+    handle = alongside(snapshot, release_id, marts)
+    schema = schema_name(release_id)
+    previous = conn.execute("select release_id, schema_name from ops.releases where dropped_at is null "
+                            "order by published_at desc limit 1").fetchone()
+    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+    counts = {}
+    for i, mart in enumerate(marts, 1):
+        counts[mart] = _copy_table(conn, schema, mart)
+        progress(f"  [{i}/{len(marts)}] {schema}.{mart}: {counts[mart]:,} rows")
+    conn.execute(sql.SQL("comment on schema {} is {}").format(
+        sql.Identifier(schema), sql.Literal(f"lgstats release {release_id}: an immutable copy of the marts "
+                                            f"(ops.releases; commit {commit or 'unknown'})")))
+    _grant_readers(conn, schema)
+    # the snapshots the build holds (the newest of each dataset, every member file), not every one loaded
+    snapshot_ids = [r[0] for r in conn.execute(
+        "select snapshot_id from ops.observation_snapshots order by snapshot_id")]
+    row = conn.execute(
+        "insert into ops.releases (release_id, schema_name, git_commit, snapshot_ids, marts, "
+        "previous_release_id) values (%s, %s, %s, %s, %s, %s) returning published_at",
+        (release_id, schema, commit, snapshot_ids, psycopg.types.json.Jsonb(counts),
+         previous[0] if previous else None)).fetchone()
+    changes: dict[str, int] = {}
+    if previous:
+        progress(f"  changes against release {previous[0]} ...")
+        conn.execute(sql.SQL("insert into ops.release_changes (release_id, previous_release_id, {cols}) "
+                             "select {rid}, {pid}, * from ({q}) as c").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, CHANGE_COLUMNS)), rid=sql.Literal(release_id),
+            pid=sql.Literal(previous[0]), q=changes_query(previous[1], schema)))
+        changes = dict(conn.execute("select change, count(*) from ops.release_changes where release_id = %s "
+                                    "group by change", (release_id,)).fetchall())
+    _point_latest(conn, schema, marts)
+    dropped = _drop_old(conn, s.releases_keep)
     return Release(release_id, schema, row[0], previous[0] if previous else None, counts, snapshot_ids, commit,
-                   changes, dropped)
+                   changes, dropped, handle)
 
 
 def get(conn: psycopg.Connection, release_id: str | None = None) -> dict:
