@@ -13,7 +13,7 @@ from lgstats.pipeline import releases
 
 COLUMNS = "observation_id text, series_code text, area_code text, year int, period text, disaggregation text, " \
           "reporting_type text, value numeric, value_text text, value_qualifier text, unit text, nature text, " \
-          "snapshot_id text, loaded_at timestamptz"
+          "snapshot_id text, loaded_at timestamptz, source_dataset text"
 OLD = [("a", "S1", "004", 2020, None, "_T", "G", 1.5, "1.5", None, "PERCENT", "C", "s/1", "2026-01-01"),
        ("b", "S1", "004", 2021, None, "_T", "G", 2, "2", None, "PERCENT", "C", "s/1", "2026-01-01"),
        ("c", "S1", "008", 2021, None, "_T", "G", None, "<2", "<", "PERCENT", "C", "s/1", "2026-01-01"),
@@ -28,10 +28,20 @@ NEW = [("a", "S1", "004", 2020, None, "_T", "G", 1.50, "1.5", None, "PERCENT", "
        ("f", "S1", "012", 2020, None, "_T", "G", 4, "4x", None, "PERCENT", "C", "s/2", "2026-02-01")]  # text
 
 
+# a second source dataset, the same in both releases but for its snapshot and load time
+SAME = [("h", "S2", "004", 2020, None, "_T", "G", 6, "6", None, "NUMBER", "C", "w/1", "2026-01-01"),
+        ("i", "S2", "008", 2020, None, "_T", "G", None, "n/a", None, "NUMBER", "C", "w/1", "2026-01-01")]
+
+
+def _in(dataset: str, rows: list[tuple], snapshot: str | None = None) -> list[tuple]:
+    return [(*r[:12], snapshot or r[12], r[13], dataset) for r in rows]
+
+
 @pytest.fixture
 def two_releases(warehouse_url):
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        for schema, rows in (("release_2026_01_01", OLD), ("release_2026_02_01", NEW)):
+        for schema, rows in (("release_2026_01_01", _in("s/x", OLD) + _in("w/y", SAME)),
+                             ("release_2026_02_01", _in("s/x", NEW) + _in("w/y", SAME, "w/2"))):
             conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
             table = sql.Identifier(schema, releases.FACT)
             conn.execute(sql.SQL("create table {} ({})").format(table, sql.SQL(COLUMNS)))
@@ -77,3 +87,23 @@ def test_release_ids_name_their_schema(release_id, schema):
 def test_a_malformed_release_id_is_refused(bad):
     with pytest.raises(releases.ReleaseError, match="is not a release id"):
         releases.schema_name(bad)
+
+
+def test_only_the_source_datasets_whose_rows_moved_are_compared_and_nothing_is_missed(two_releases):
+    with psycopg.connect(two_releases) as conn:
+        old, new = ({d: [n, h] for d, n, h in conn.execute(releases.fingerprint_query(schema))}
+                    for schema in ("release_2026_01_01", "release_2026_02_01"))
+        assert old.keys() == new.keys() == {"s/x", "w/y"}
+        assert old["w/y"] == new["w/y"] and old["s/x"] != new["s/x"]  # a new snapshot id alone moves nothing
+        moved = releases.moved_datasets(old, new)
+        assert moved == ["s/x"]
+        assert releases.moved_datasets(None, new) is None  # a release without a fingerprint: compare everything
+        assert releases.moved_datasets(old, {**new, "z/new": [1, 5]}) == ["s/x", "z/new"]
+
+        def changes(datasets):
+            return sorted(conn.execute(sql.SQL("select * from ({}) as c").format(
+                releases.changes_query("release_2026_01_01", "release_2026_02_01", datasets))).fetchall(), key=str)
+
+        everything = changes(None)
+        assert len(everything) == 8 and changes(moved) == everything
+        assert changes(["w/y"]) == []  # the unchanged dataset, compared alone, has no change

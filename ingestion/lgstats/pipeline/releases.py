@@ -128,30 +128,66 @@ def _grant_readers(conn: psycopg.Connection, schema: str) -> None:
     conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(sql.Identifier(schema), readers))
 
 
-def changes_query(old_schema: str, new_schema: str) -> sql.Composed:
+def fingerprint_query(schema: str) -> sql.Composed:
+    """Per source dataset of a release's fct_observation: its rows and the XOR of a 64-bit hash of each row's
+    observation_id and compared values (ids are unique, so no two rows cancel). Equal for a dataset in two
+    releases: its rows are the same (short of a 64-bit collision), and the changelog need not join them."""
+    row = sql.SQL(", ").join(map(sql.Identifier, ("observation_id", *COMPARED)))
+    return sql.SQL("select source_dataset, count(*), bit_xor(hashtextextended(row({})::text, 0)) from {} "
+                   "group by 1").format(row, sql.Identifier(schema, FACT))
+
+
+def moved_datasets(old: dict | None, new: dict) -> list[str] | None:
+    """The source datasets whose fingerprint differs between two releases (None: unknown, compare all)."""
+    if old is None:
+        return None
+    return sorted(d for d in old.keys() | new.keys() if old.get(d) != new.get(d))
+
+
+def _worth_filtering(moved: list[str] | None, fingerprint: dict) -> list[str] | None:
+    """Compare only the moved datasets while they hold at most a quarter of the rows; past that, reading every
+    row once costs less than filtering (measured at 10M, docs/performance.md)."""
+    if moved is None:
+        return None
+    total = sum(n for n, _ in fingerprint.values()) or 1
+    return moved if sum(fingerprint.get(d, [0])[0] for d in moved) <= total / 4 else None
+
+
+def changes_query(old_schema: str, new_schema: str, datasets: list[str] | None = None) -> sql.Composed:
     """Every observation added, removed or revised from one release's fct_observation to another's, and every
-    series that appears or vanishes: columns as ``ops.release_changes`` after its two release ids."""
+    series that appears or vanishes: columns as ``ops.release_changes`` after its two release ids. Only the rows
+    of ``datasets`` are compared when given (the others are the same in both: ``moved_datasets``); a row that
+    moves from one dataset to another changes both, so both are compared."""
     old, new = sql.Identifier(old_schema, FACT), sql.Identifier(new_schema, FACT)
     key = sql.SQL(", ").join(sql.SQL("coalesce(n.{0}, o.{0}) as {0}").format(sql.Identifier(c)) for c in KEY)
     differs = sql.SQL(" or ").join(sql.SQL("o.{0} is distinct from n.{0}").format(sql.Identifier(c))
                                    for c in COMPARED)
+    only = sql.SQL("") if datasets is None else sql.SQL(" where source_dataset = any({})").format(
+        sql.Literal(list(datasets)))
+    # a series appears only with rows added, and vanishes only with rows removed: look for those series alone,
+    # in the other release's table by its (series_code, ...) index
     return sql.SQL("""
-        select case when o.observation_id is null then 'added' when n.observation_id is null then 'removed'
-                    else 'revised' end as change,
-               {key},
-               coalesce(n.observation_id, o.observation_id) as observation_id,
-               o.value as old_value, n.value as new_value, o.value_text as old_value_text,
-               n.value_text as new_value_text, o.unit as old_unit, n.unit as new_unit
-        from {old} as o full join {new} as n on n.observation_id = o.observation_id
-        where o.observation_id is null or n.observation_id is null or {differs}
+        with c as materialized (
+            select case when o.observation_id is null then 'added' when n.observation_id is null then 'removed'
+                        else 'revised' end as change,
+                   {key},
+                   coalesce(n.observation_id, o.observation_id) as observation_id,
+                   o.value as old_value, n.value as new_value, o.value_text as old_value_text,
+                   n.value_text as new_value_text, o.unit as old_unit, n.unit as new_unit
+            from (select * from {old}{only}) as o full join (select * from {new}{only}) as n
+                 on n.observation_id = o.observation_id
+            where o.observation_id is null or n.observation_id is null or {differs})
+        select * from c
         union all
         select change, series_code, null, null, null, null, null, null, null, null, null, null, null, null
-        from (select 'series_added' as change, series_code
-              from (select series_code from {new} except select series_code from {old}) as appeared
+        from (select 'series_added' as change, s.series_code
+              from (select distinct series_code from c where change = 'added') as s
+              where not exists (select from {old} as x where x.series_code = s.series_code)
               union all
-              select 'series_removed', series_code
-              from (select series_code from {old} except select series_code from {new}) as vanished) as series
-    """).format(key=key, old=old, new=new, differs=differs)
+              select 'series_removed', s.series_code
+              from (select distinct series_code from c where change = 'removed') as s
+              where not exists (select from {new} as x where x.series_code = s.series_code)) as series
+    """).format(key=key, old=old, new=new, only=only, differs=differs)
 
 
 CHANGE_COLUMNS = ("change", *KEY, "observation_id", "old_value", "new_value", "old_value_text", "new_value_text",
@@ -240,8 +276,8 @@ def _publish_locked(conn: psycopg.Connection, s: Settings, marts: list[str], com
     snapshot = conn.execute("select pg_export_snapshot()").fetchone()[0]
     handle = alongside(snapshot, release_id, marts)
     schema = schema_name(release_id)
-    previous = conn.execute("select release_id, schema_name from ops.releases where dropped_at is null "
-                            "order by published_at desc limit 1").fetchone()
+    previous = conn.execute("select release_id, schema_name, fct_fingerprint from ops.releases "
+                            "where dropped_at is null order by published_at desc limit 1").fetchone()
     conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
     counts = {}
     for i, mart in enumerate(marts, 1):
@@ -254,18 +290,23 @@ def _publish_locked(conn: psycopg.Connection, s: Settings, marts: list[str], com
     # the snapshots the build holds (the newest of each dataset, every member file), not every one loaded
     snapshot_ids = [r[0] for r in conn.execute(
         "select snapshot_id from ops.observation_snapshots order by snapshot_id")]
+    fingerprint = {d: [n, h] for d, n, h in conn.execute(fingerprint_query(schema))}
     row = conn.execute(
         "insert into ops.releases (release_id, schema_name, git_commit, snapshot_ids, marts, "
-        "previous_release_id) values (%s, %s, %s, %s, %s, %s) returning published_at",
+        "previous_release_id, fct_fingerprint) values (%s, %s, %s, %s, %s, %s, %s) returning published_at",
         (release_id, schema, commit, snapshot_ids, psycopg.types.json.Jsonb(counts),
-         previous[0] if previous else None)).fetchone()
+         previous[0] if previous else None, psycopg.types.json.Jsonb(fingerprint))).fetchone()
     changes: dict[str, int] = {}
-    if previous:
-        progress(f"  changes against release {previous[0]} ...")
+    moved = moved_datasets(previous[2], fingerprint) if previous else []
+    if previous and moved != []:
+        progress(f"  changes against release {previous[0]}: comparing "
+                 + (f"{len(moved)} source datasets whose rows moved ({', '.join(moved)})" if moved is not None
+                    else "every source dataset"))
         conn.execute(sql.SQL("insert into ops.release_changes (release_id, previous_release_id, {cols}) "
                              "select {rid}, {pid}, * from ({q}) as c").format(
             cols=sql.SQL(", ").join(map(sql.Identifier, CHANGE_COLUMNS)), rid=sql.Literal(release_id),
-            pid=sql.Literal(previous[0]), q=changes_query(previous[1], schema)))
+            pid=sql.Literal(previous[0]),
+            q=changes_query(previous[1], schema, _worth_filtering(moved, fingerprint))))
         changes = dict(conn.execute("select change, count(*) from ops.release_changes where release_id = %s "
                                     "group by change", (release_id,)).fetchall())
     _point_latest(conn, schema, marts)
@@ -296,8 +337,11 @@ def diff(conn: psycopg.Connection, old_id: str, new_id: str) -> list[dict]:
     cur = conn.cursor(row_factory=psycopg.rows.dict_row)
     order = sql.SQL(" order by series_code, change, area_code nulls first, year nulls first, period, disaggregation")
     if old["dropped_at"] is None and new["dropped_at"] is None:
+        both = old["fct_fingerprint"] is not None and new["fct_fingerprint"] is not None
+        moved = _worth_filtering(moved_datasets(old["fct_fingerprint"], new["fct_fingerprint"]),
+                                 new["fct_fingerprint"]) if both else None
         return cur.execute(sql.SQL("select * from ({}) as c").format(
-            changes_query(old["schema_name"], new["schema_name"])) + order).fetchall()
+            changes_query(old["schema_name"], new["schema_name"], moved)) + order).fetchall()
     if new["previous_release_id"] == old_id:
         return cur.execute(sql.SQL("select {} from ops.release_changes where release_id = %s").format(
             sql.SQL(", ").join(map(sql.Identifier, CHANGE_COLUMNS))) + order, (new_id,)).fetchall()

@@ -190,6 +190,9 @@ create table if not exists ops.releases (
     exported_at          timestamptz,
     dropped_at           timestamptz
 );
+-- per source dataset of its fct_observation: rows, and a digest of each row's key and compared values (the
+-- changelog joins only the datasets whose digest moved; releases.fingerprint_query)
+alter table ops.releases add column if not exists fct_fingerprint jsonb;
 -- what changed against the previous release, per indicator and area (one row per observation, or per series
 -- for a series appearing or vanishing)
 create table if not exists ops.release_changes (
