@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     publisher: str = Field("lgstats (Asia-Pacific local-government statistics)", description="who the "
                            "suggested citation of a release names as its publisher")
     bi_port: int = Field(8088, description="port of `lgstats bi` (Superset, 127.0.0.1)")
+    store_url: str | None = Field(None, description="where the snapshots that workers share live: unset, the "
+                                  "home's `snapshots` folder; `s3://bucket/prefix`, an S3 API object store "
+                                  "(lgstats/pipeline/object_store.py)")
+    store_endpoint_url: str | None = Field(None, description="the object store's S3 endpoint, e.g. "
+                                           "http://127.0.0.1:9000 (unset: AWS)")
+    store_key_id: str | None = Field(None, description="the object store's access key id (unset: boto's own "
+                                     "lookup: environment, profile, instance role)")
+    store_secret: str | None = Field(None, repr=False, description="that key's secret")
 
     def env_password(self, name: str) -> str | None:
         """``LGSTATS_<NAME>_PASSWORD`` of a role or service that has no field here (Airflow's metadata role, Redis):

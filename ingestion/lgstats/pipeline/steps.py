@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from lgstats.core.settings import get_settings
-from lgstats.pipeline import connectors, registry, snapshots
-from lgstats.pipeline.snapshots import SIDECAR, Snapshot, SnapshotWriter
+from lgstats.pipeline import connectors, object_store, registry, snapshots
+from lgstats.pipeline.snapshots import SIDECAR, SnapshotWriter
 
 log = logging.getLogger(__name__)
 MODES = ("replay", "live")
@@ -52,11 +52,16 @@ def fetch(source_name: str, dataset_name: str, dt: str, mode: str) -> str:
         snapshot = writer.commit(mode=mode, source_title=src.title, **origin)
     log.info("snapshot %s: %s files, %s bytes, md5 %s", snapshot.id, snapshot.origin["pages"],
              snapshot.origin["bytes"], snapshot.origin["md5"])
-    return str(snapshot.path)
+    store = object_store.ObjectStore.from_settings(settings)
+    if store is None:
+        return str(snapshot.path)
+    url = store.put(snapshot)  # the later steps may run on another host: they read it from there
+    log.info("snapshot %s uploaded to %s", snapshot.id, url)
+    return url
 
 
 def _parts(snapshot_path: str):
-    snapshot = Snapshot.open(Path(snapshot_path))
+    snapshot = object_store.open_snapshot(snapshot_path)
     src = registry.source(snapshot.origin["source"])
     ds = src.dataset(snapshot.origin["dataset"])
     return snapshot, src, ds, connectors.get(src.connector)
@@ -102,6 +107,8 @@ def validate(snapshot_path: str) -> dict[str, Any]:
     _record_validation(snapshot.id, outcome)
     if not outcome.success:
         kept = snapshots.reject(snapshot.path)
+        if object_store.is_store_url(snapshot_path):
+            kept = object_store.ObjectStore.from_settings(settings).reject(snapshot_path)
         message = outcome.message(snapshot.id, kept)
         if snapshot.origin.get("replayed_from"):
             message += f"\n  The files were replayed from {snapshot.origin['replayed_from']}: fix them there."
@@ -148,7 +155,7 @@ class IncompleteFetch(RuntimeError):
 
 def check_fetch_errors(snapshot_path: str) -> None:
     """Fail (after the good data is loaded) when the source refused some of what was asked, naming it."""
-    snapshot = Snapshot.open(Path(snapshot_path))
+    snapshot = object_store.open_snapshot(snapshot_path)
     errors = snapshot.origin.get("errors") or []
     if errors:
         listed = "; ".join(f"{e.get('indicator') or e.get('series')}: {e.get('error')}" for e in errors)
