@@ -228,6 +228,8 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-loaders", action="store_true",
                     help="with --rows '': keep the loader comparison of the last run in latest.json (each row "
                          "keeps the time and commit it was measured at)")
+    ap.add_argument("--store-rows", type=int, default=int(os.environ.get("BENCH_STORE_ROWS", "1000000")),
+                    help="observations for the object store's snapshot write and read (0 to skip)")
     ap.add_argument("--render", action="store_true", help="only rewrite latest.md from latest.json")
     ap.add_argument("--child", nargs=4, metavar=("KIND", "SNAPSHOT", "URL", "TABLE"))
     args = ap.parse_args(argv)
@@ -272,6 +274,11 @@ def _measure(args, url: str) -> int:
     print("DagBag fill ...", flush=True)
     results["dagbag_fill"] = dagbag_fill()
     write_results(results)
+    if args.store_rows:
+        import store_bench
+
+        results["object_store"] = store_bench.measure(args.store_rows)
+        write_results(results)
     work = Path(os.environ.get("BENCH_WORK") or tempfile.mkdtemp(prefix="lgstats-scale-"))
     for rows in [int(x) for x in args.scales.split(",") if x]:
         results["scales"].append(scale_bench.run_scale(rows, work, int(os.environ.get("BENCH_PORT", "5496")),
@@ -315,6 +322,12 @@ def markdown(results: dict) -> str:
     bag = results.get("dagbag_fill")
     if bag:
         lines += ["", f"DagBag fill: {bag['seconds']} s for {bag['dags']} DAGs ({bag['import_errors']} import errors)"]
+    st = results.get("object_store")
+    if st:
+        lines += ["", f"Snapshot of {st['rows']:,} observations ({st['files']} files, {st['bytes'] / 2**20:.0f} MB): "
+                  f"write {st['local_write_seconds']} s local, {st['store_write_seconds']} s object store; "
+                  f"read (md5 checked) {st['local_read_seconds']} s local, {st['store_read_seconds']} s object "
+                  f"store ({st['server']})"]
     for sc in results["scales"]:
         lines += ["", f"### {sc['rows']:,} synthetic city observations ({sc['local_governments']:,} local governments)",
                   ""]
