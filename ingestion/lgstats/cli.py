@@ -440,10 +440,37 @@ def release_diff_text(old: str, new: str, changes: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cmd_store(args: argparse.Namespace) -> int:
+    from lgstats.pipeline.object_store import ObjectStore
+
+    s = get_settings()
+    store = ObjectStore.from_settings(s)
+    if store is None:
+        _print(f"no object store: LGSTATS_STORE_URL is unset, snapshots stay in {s.snapshots}")
+        return 0
+    bucket = store.root.split("/", 1)[0]
+    if args.action == "check":
+        if not store.fs.exists(bucket):
+            if not args.create:
+                print(f"error: bucket {bucket!r} of {s.store_url} does not exist (endpoint "
+                      f"{s.store_endpoint_url or 'AWS'}). Fix: lgstats store check --create", file=sys.stderr)
+                return 2
+            store.fs.mkdir(bucket)
+            _print(f"bucket {bucket!r} created")
+        store.fs.ls(bucket)
+        _print(f"object store {s.store_url}: reachable (endpoint {s.store_endpoint_url or 'AWS'})")
+        return 0
+    removed = store.clean(args.older_than)
+    for url in removed:
+        _print(f"removed {url}: an upload that never finished (no {'_origin.json'})")
+    _print(f"{len(removed)} unfinished snapshot upload(s) removed")
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from lgstats.services.airflow_stack import serve
 
-    return serve(executor=args.executor, workers=args.workers, port=args.port)
+    return serve(executor=args.executor, workers=args.workers, port=args.port, store=args.store)
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
@@ -543,11 +570,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("action", choices=["start", "stop", "status", "url"])
     b.set_defaults(func=cmd_bi)
 
+    so = sub.add_parser("store", help="the object store of LGSTATS_STORE_URL: check it (and create its bucket), "
+                                      "or clean out snapshot uploads that never finished")
+    so.add_argument("action", choices=["check", "clean"], nargs="?", default="check")
+    so.add_argument("--create", action="store_true", help="check: create the bucket when it is missing")
+    so.add_argument("--older-than", type=float, default=3600, metavar="SECONDS",
+                    help="clean: only uploads untouched this long (default 3600: a younger one may be going on)")
+    so.set_defaults(func=cmd_store)
     a = sub.add_parser("airflow", help="run the Airflow stack here (api-server, scheduler, dag-processor, "
                                        "triggerer; with celery also Redis and workers) until Ctrl-C")
     a.add_argument("--executor", choices=["local", "celery"], default="local")
     a.add_argument("--workers", type=int, default=2, help="Celery workers (celery only; default 2)")
     a.add_argument("--port", type=int, default=None, help="API server port (default $LGSTATS_AIRFLOW_PORT, 8080)")
+    a.add_argument("--store", default=None, metavar="s3://BUCKET/PREFIX",
+                   help="keep snapshots in this object store (default $LGSTATS_STORE_URL; unset: the home's folder)")
     a.set_defaults(func=cmd_airflow)
     return p
 

@@ -168,3 +168,38 @@ def test_the_steps_after_fetch_read_the_snapshot_from_the_store_on_a_worker_with
         sidecar = conn.execute("select sidecar_path from raw.snapshot_origins").fetchone()[0]
     assert sidecar.startswith(str(loader / "cache" / "snapshots" / "world_bank" / "indicators")), sidecar
     assert not fetcher.exists()
+
+
+def test_lgstats_airflow_store_names_a_missing_bucket_before_any_task_runs(s3_endpoint, tmp_path):
+    from lgstats.services.airflow_metadata import StackError
+    from lgstats.services.airflow_stack import _check_store
+
+    s = Settings(home=tmp_path, store_url="s3://no-such-bucket/lgstats", store_endpoint_url=s3_endpoint,
+                 store_key_id="testing", store_secret="testing")
+    with pytest.raises(StackError, match="cannot be listed.*Fix: create bucket 'no-such-bucket'"):
+        _check_store(s)
+    ObjectStore.from_settings(s).fs.mkdir("no-such-bucket")
+    _check_store(s)  # now it is there
+
+
+def test_lgstats_store_checks_creates_the_bucket_and_cleans_unfinished_uploads(s3_endpoint, tmp_path):
+    env = {**__import__("os").environ, "LGSTATS_HOME": str(tmp_path / "home"),
+           "LGSTATS_STORE_URL": "s3://lgstats-cli/prod", "LGSTATS_STORE_ENDPOINT_URL": s3_endpoint,
+           "LGSTATS_STORE_KEY_ID": "testing", "LGSTATS_STORE_SECRET": "testing"}
+    lgstats = str(__import__("pathlib").Path(sys.executable).with_name("lgstats"))
+
+    def run(*args):
+        return subprocess.run([lgstats, "store", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    missing = run("check")
+    assert missing.returncode == 2 and "bucket 'lgstats-cli'" in missing.stderr and "--create" in missing.stderr
+    created = run("check", "--create")
+    assert created.returncode == 0 and "bucket 'lgstats-cli' created" in created.stdout
+    s = Settings(home=tmp_path, store_url="s3://lgstats-cli/prod", store_endpoint_url=s3_endpoint,
+                 store_key_id="testing", store_secret="testing")
+    store = ObjectStore.from_settings(s)
+    store.fs.pipe_file("lgstats-cli/prod/snapshots/world_bank/indicators/dt=2026-12-01/page-0001.json", b"[]")
+    assert "0 unfinished" in run("clean").stdout  # younger than an hour: it may still be uploading
+    cleaned = run("clean", "--older-than", "0")
+    assert cleaned.returncode == 0 and "1 unfinished snapshot upload(s) removed" in cleaned.stdout
+    assert not store.fs.exists("lgstats-cli/prod/snapshots/world_bank/indicators/dt=2026-12-01")

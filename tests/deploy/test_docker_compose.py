@@ -187,3 +187,18 @@ def test_superset_runs_on_the_raised_cryptography_and_msgpack_and_make_audit_cov
     assert versions["apache-superset"] == Version("6.1.0")
     audit = (PROJECT_DIR / "Makefile").read_text().split("\naudit:")[1].split("\n\n")[0]
     assert "--project bi/superset" in audit and audit.count("pip-audit") == 2
+
+
+def test_the_workers_share_snapshots_through_the_object_store_service_with_a_required_secret(compose):
+    services = compose["services"]
+    store = services["object-store"]
+    assert store["image"].startswith("minio/minio:RELEASE.") and "ports" not in store  # not published
+    assert store["environment"]["MINIO_ROOT_PASSWORD"].startswith("${OBJECT_STORE_PASSWORD:?")
+    for name in AIRFLOW:
+        env = services[name]["environment"]
+        assert env["LGSTATS_STORE_URL"].endswith("s3://lgstats/store}"), name
+        assert env["LGSTATS_STORE_ENDPOINT_URL"].endswith("http://object-store:9000}"), name
+        assert env["LGSTATS_STORE_SECRET"].startswith("${OBJECT_STORE_PASSWORD:?"), name
+        assert "object-store" in services[name]["depends_on"], name
+    assert "lgstats store check --create" in " ".join(services["airflow-init"]["command"])
+    assert "object-store-data" in compose["volumes"]

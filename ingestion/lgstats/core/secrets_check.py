@@ -22,7 +22,8 @@ REQUIRED = {
     "LGSTATS_PIPELINE_PASSWORD": 16,
 }
 # checked when the container has them (the init container alone holds the warehouse admin's password)
-OPTIONAL = {"WAREHOUSE_ADMIN_PASSWORD": 16, "LGSTATS_BI_PASSWORD": 16, "LGSTATS_ANALYST_PASSWORD": 16}
+OPTIONAL = {"WAREHOUSE_ADMIN_PASSWORD": 16, "LGSTATS_BI_PASSWORD": 16, "LGSTATS_ANALYST_PASSWORD": 16,
+            "LGSTATS_STORE_SECRET": 16}
 PLACEHOLDERS = ("change-me", "changeme", "change_me", "password", "secret", "admin", "airflow", "example",
                 "lgstats", "postgres", "redis", "default", "xxx", "todo")
 MAKE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"

@@ -180,8 +180,25 @@ def _workers_ready(stack: Stack) -> bool:
     return all("ready." in (stack.logs / f"{name}.log").read_text(errors="replace") for name in stack.workers())
 
 
-def serve(executor: str = "local", workers: int = 2, port: int | None = None, wait_seconds: float = 180) -> int:
+def _check_store(s) -> None:
+    """Reach the object store before any task needs it: a wrong endpoint, key or bucket is named now."""
+    from lgstats.pipeline.object_store import ObjectStore
+
+    store = ObjectStore.from_settings(s)
+    bucket = store.root.split("/", 1)[0]
+    try:
+        store.fs.ls(bucket)
+    except Exception as exc:  # noqa: BLE001 - botocore's and fsspec's errors alike: named with the fix
+        raise StackError(f"the object store {s.store_url} (endpoint {s.store_endpoint_url or 'AWS'}) cannot be "
+                         f"listed: {exc}. Fix: create bucket {bucket!r}, or correct LGSTATS_STORE_ENDPOINT_URL, "
+                         "LGSTATS_STORE_KEY_ID and LGSTATS_STORE_SECRET") from exc
+
+
+def serve(executor: str = "local", workers: int = 2, port: int | None = None, wait_seconds: float = 180,
+          store: str | None = None) -> int:
     s = get_settings()
+    if store:  # `--store s3://…`: LGSTATS_STORE_URL for this stack and every process it starts
+        s = s.model_copy(update={"store_url": store})
     port = port or s.airflow_port
     warehouse.ensure_running(s)
     guard = warehouse.connect(s, autocommit=True)  # held while the stack runs; released if we die
@@ -204,6 +221,10 @@ def serve(executor: str = "local", workers: int = 2, port: int | None = None, wa
             stack.adopt("redis", proc)
             print(f"Redis broker on 127.0.0.1:{redis_port}", flush=True)
         env = stack_env(s, executor, port, conn, broker_url)
+        if s.store_url:
+            env["LGSTATS_STORE_URL"] = s.store_url
+            _check_store(s)
+            print(f"snapshots in the object store {s.store_url}", flush=True)
         ensure_admin_password(s.airflow_home)
         _migrate(env, logs)
         transforms.ensure_manifest()
