@@ -8,9 +8,11 @@ invisible and cleaned up; md5 checked on read; a re-run of the same date replace
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -168,6 +170,17 @@ def test_the_steps_after_fetch_read_the_snapshot_from_the_store_on_a_worker_with
         sidecar = conn.execute("select sidecar_path from raw.snapshot_origins").fetchone()[0]
     assert sidecar.startswith(str(loader / "cache" / "snapshots" / "world_bank" / "indicators")), sidecar
     assert not fetcher.exists()
+    # its validation report is in the store, and Data Docs built on a third host with an empty home show it
+    store = ObjectStore.from_settings(Settings())
+    report = f"{store.root}/reports/validation/world_bank/indicators/dt=2026-11-28"
+    assert {p.rsplit("/", 1)[1] for p in store.fs.find(report)} >= {"validation.md", "validation.json"}
+    from lgstats.services import docs_site
+
+    monkeypatch.setenv("LGSTATS_HOME", str(tmp_path / "host-c"))
+    index, done = docs_site.build_data_docs(tmp_path / "site", tmp_path / "gx-work")
+    assert done == ["world_bank/indicators/dt=2026-11-28"]  # the one validated, found through the store
+    assert (tmp_path / "host-c" / "reports" / "validation" / "world_bank" / "indicators" / "dt=2026-11-28" /
+            "validation.md").exists()
 
 
 def test_lgstats_airflow_store_names_a_missing_bucket_before_any_task_runs(s3_endpoint, tmp_path):
@@ -183,10 +196,10 @@ def test_lgstats_airflow_store_names_a_missing_bucket_before_any_task_runs(s3_en
 
 
 def test_lgstats_store_checks_creates_the_bucket_and_cleans_unfinished_uploads(s3_endpoint, tmp_path):
-    env = {**__import__("os").environ, "LGSTATS_HOME": str(tmp_path / "home"),
+    env = {**os.environ, "LGSTATS_HOME": str(tmp_path / "home"),
            "LGSTATS_STORE_URL": "s3://lgstats-cli/prod", "LGSTATS_STORE_ENDPOINT_URL": s3_endpoint,
            "LGSTATS_STORE_KEY_ID": "testing", "LGSTATS_STORE_SECRET": "testing"}
-    lgstats = str(__import__("pathlib").Path(sys.executable).with_name("lgstats"))
+    lgstats = str(Path(sys.executable).with_name("lgstats"))
 
     def run(*args):
         return subprocess.run([lgstats, "store", *args], env=env, capture_output=True, text=True, timeout=120)
@@ -203,3 +216,19 @@ def test_lgstats_store_checks_creates_the_bucket_and_cleans_unfinished_uploads(s
     cleaned = run("clean", "--older-than", "0")
     assert cleaned.returncode == 0 and "1 unfinished snapshot upload(s) removed" in cleaned.stdout
     assert not store.fs.exists("lgstats-cli/prod/snapshots/world_bank/indicators/dt=2026-12-01")
+
+
+def test_a_member_files_report_lands_in_the_store(settings, warehouse_url, monkeypatch):
+    from lgstats.pipeline.submissions import process
+    from tests.submissions.test_hostile_files import GOOD
+    from tests.submissions.test_inbox import drop
+
+    for name in ("store_url", "store_endpoint_url", "store_key_id", "store_secret"):
+        monkeypatch.setenv(f"LGSTATS_{name.upper()}", getattr(settings, name))
+    drop("council.csv", GOOD.encode())
+    [result] = process.process_inbox()
+    assert result.status == "accepted", result.message
+    store = ObjectStore.from_settings(Settings())
+    stored = {p.rsplit("/", 1)[1] for p in store.fs.find(f"{store.root}/reports/submissions")}
+    assert {Path(result.report_html).name, Path(result.report_csv).name} \
+        <= stored, stored

@@ -176,6 +176,37 @@ class ObjectStore:
         return self.url(target)
 
 
+    def put_tree(self, folder: Path, relative: str) -> str:
+        """Upload every file under a local folder to ``<prefix>/<relative>/`` (reports: written once, read by
+        people and by Data Docs on whichever host builds them). Returns its URL."""
+        key = f"{self.root}/{relative.strip('/')}"
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            self.fs.put_file(str(path), f"{key}/{path.relative_to(folder).as_posix()}")
+        return self.url(key)
+
+    def get_tree(self, relative: str, folder: Path) -> int:
+        """Download every object under ``<prefix>/<relative>/`` into a local folder; returns how many."""
+        key = f"{self.root}/{relative.strip('/')}"
+        objects = self._objects(key)
+        for obj in objects:
+            target = folder / obj[len(key) + 1:]
+            if ".." in Path(obj[len(key) + 1:]).parts:
+                raise StoreError(f"{self.url(obj)}: a key that climbs out of {self.url(key)}; refused")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.fs.get_file(obj, str(target))
+        return len(objects)
+
+
+def share_report(folder: Path, s: Settings | None = None) -> str | None:
+    """A report folder under the home's ``reports/``, uploaded to the same place in the store when there is
+    one (its URL), else None: a report written on one worker is readable from any host."""
+    s = s or get_settings()
+    store = ObjectStore.from_settings(s)
+    if store is None:
+        return None
+    return store.put_tree(folder, f"reports/{folder.relative_to(s.reports).as_posix()}")
+
+
 def _mtime(info: dict) -> float:
     value = info.get("LastModified") or info.get("mtime") or info.get("created") or 0
     return value.timestamp() if hasattr(value, "timestamp") else float(value)

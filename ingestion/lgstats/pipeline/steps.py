@@ -104,6 +104,7 @@ def validate(snapshot_path: str) -> dict[str, Any]:
         if not outcome.success:
             discard_staged(conn, ds.raw_table)
     write_report(outcome, report_dir, snapshot.id)
+    object_store.share_report(report_dir, settings)
     _record_validation(snapshot.id, outcome)
     if not outcome.success:
         kept = snapshots.reject(snapshot.path)

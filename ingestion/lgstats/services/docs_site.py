@@ -62,11 +62,20 @@ def build_data_docs(site: Path, work: Path) -> tuple[Path, list[str]]:
     ctx = gx.get_context(mode="file", project_root_dir=str(work))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     s = get_settings()
+    from lgstats.pipeline.object_store import ObjectStore
+
+    store = ObjectStore.from_settings(s)
+    if store is not None:  # the reports every worker wrote, wherever it ran
+        store.get_tree("reports/validation", s.reports / "validation")
     done, suites, schema, outcomes = [], set(), ExpectationSuiteValidationResultSchema(), {}
     for src in registry.sources().values():
         for ds in src.datasets:
-            path = _latest_partition(s.snapshots, src.name, ds.name)
-            snapshot_id = Snapshot.open(path).id if path else None
+            if store is not None:
+                visible = store.visible(src.name, ds.name)
+                snapshot_id = visible[-1] if visible else None
+            else:
+                path = _latest_partition(s.snapshots, src.name, ds.name)
+                snapshot_id = Snapshot.open(path).id if path else None
             stored = s.reports / "validation" / snapshot_id / GX_RESULT if snapshot_id else None
             if stored is None or not stored.exists():
                 continue

@@ -245,6 +245,9 @@ def _write_report(res: Result, problems: list[checks.Problem]) -> dict[str, str]
     folder = get_settings().reports / res.submission_id.replace("/", os.sep)  # reports/submissions/<template>/...
     paths = report.write(folder, {k: v for k, v in res.as_dict().items() if not k.startswith("report")}, problems)
     res.report_html, res.report_csv = paths["html"], paths["csv"]
+    from lgstats.pipeline.object_store import share_report
+
+    share_report(folder)
     return paths
 
 
