@@ -155,15 +155,35 @@ def test_a_second_start_reuses_the_environment_and_reimports_idempotently(supers
     assert "Source: " in api.get(f"/api/v1/chart/{chart['id']}")["result"]["description"]
 
 
+def log_in(browser, url: str, credentials: dict) -> None:
+    """Superset's login form, as a person fills it. The browser is the worker's shared one: its cookies for
+    127.0.0.1 (any port) are cleared first, since a stale session cookie makes Superset refuse the form's CSRF
+    token. A login page still showing after the wait is filled once more (a clean clone's run once stayed on
+    /login under full load) before the test fails."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{url}/login/")
+    browser.delete_all_cookies()
+    for attempt in (1, 2):
+        browser.get(f"{url}/login/")
+        wait_for(lambda: browser.find_element(By.ID, "username"), 60, "the login form")
+        browser.find_element(By.ID, "username").clear()
+        browser.find_element(By.ID, "username").send_keys(credentials["username"])
+        browser.find_element(By.ID, "password").send_keys(credentials["password"] + "\n")
+        try:
+            wait_for(lambda: "/login" not in browser.current_url, 90, "login")
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise AssertionError(f"still on {browser.current_url} after two logins; the page said: "
+                                     f"{browser.find_element(By.TAG_NAME, 'body').text[:500]}") from None
+
+
 def test_each_dashboard_renders_every_chart_with_data_in_chromium(superset, api, browser):
     from selenium.webdriver.common.by import By
 
     url = superset["url"]
-    browser.get(f"{url}/login/")
-    wait_for(lambda: browser.find_element(By.ID, "username"), 60, "the login form")
-    browser.find_element(By.ID, "username").send_keys(superset["credentials"]["username"])
-    browser.find_element(By.ID, "password").send_keys(superset["credentials"]["password"] + "\n")
-    wait_for(lambda: "/login" not in browser.current_url, 60, "login")
+    log_in(browser, url, superset["credentials"])
     shots = superset["home"] / "screenshots"
     shots.mkdir(exist_ok=True)
     for dashboard in api.list("dashboard"):
