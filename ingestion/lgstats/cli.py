@@ -441,28 +441,26 @@ def release_diff_text(old: str, new: str, changes: list[dict]) -> str:
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    from lgstats.pipeline.object_store import ObjectStore
+    from lgstats.pipeline.object_store import ObjectStore, StoreError
+    from lgstats.pipeline.snapshots import SIDECAR
 
     s = get_settings()
     store = ObjectStore.from_settings(s)
     if store is None:
         _print(f"no object store: LGSTATS_STORE_URL is unset, snapshots stay in {s.snapshots}")
         return 0
-    bucket = store.root.split("/", 1)[0]
     if args.action == "check":
-        if not store.fs.exists(bucket):
-            if not args.create:
-                print(f"error: bucket {bucket!r} of {s.store_url} does not exist (endpoint "
-                      f"{s.store_endpoint_url or 'AWS'}). Fix: lgstats store check --create", file=sys.stderr)
-                return 2
-            store.fs.mkdir(bucket)
-            _print(f"bucket {bucket!r} created")
-        store.fs.ls(bucket)
+        try:
+            if store.check(s, create=args.create):
+                _print(f"bucket {store.bucket!r} created")
+        except StoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         _print(f"object store {s.store_url}: reachable (endpoint {s.store_endpoint_url or 'AWS'})")
         return 0
     removed = store.clean(args.older_than)
     for url in removed:
-        _print(f"removed {url}: an upload that never finished (no {'_origin.json'})")
+        _print(f"removed {url}: an upload that never finished (no {SIDECAR})")
     _print(f"{len(removed)} unfinished snapshot upload(s) removed")
     return 0
 

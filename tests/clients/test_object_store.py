@@ -75,6 +75,7 @@ def test_an_upload_cut_by_a_dying_worker_is_invisible_cleaned_and_completed_by_t
     # a worker that dies (os._exit: no clean-up of any kind) right after its first file reached the store
     child = textwrap.dedent(f"""
         import os
+        from pathlib import Path
         from lgstats.core.settings import Settings
         from lgstats.pipeline.object_store import ObjectStore
         from lgstats.pipeline.snapshots import Snapshot
@@ -85,7 +86,7 @@ def test_an_upload_cut_by_a_dying_worker_is_invisible_cleaned_and_completed_by_t
             put_file(*args, **kwargs)
             os._exit(9)
         store.fs.put_file = put_then_die
-        store.put(Snapshot.open(__import__("pathlib").Path({str(snapshot.path)!r})))
+        store.put(Snapshot.open(Path({str(snapshot.path)!r})))
     """)
     proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stderr

@@ -65,6 +65,30 @@ class ObjectStore:
             options = {k: v for k, v in options.items() if v is not None}
         return cls(fsspec.filesystem(scheme, **options), scheme, rest.strip("/"))
 
+    @property
+    def bucket(self) -> str:
+        return self.root.split("/", 1)[0]
+
+    def check(self, s: Settings, create: bool = False) -> bool:
+        """Reach the store before any task needs it; with ``create``, make a missing bucket. Returns whether it
+        created one; a wrong endpoint, key or bucket is a StoreError naming the fix."""
+        where = f"{s.store_url} (endpoint {s.store_endpoint_url or 'AWS'})"
+        try:
+            created = False
+            if not self.fs.exists(self.bucket):
+                if not create:
+                    raise StoreError(f"the object store {where} cannot be listed: bucket {self.bucket!r} does not "
+                                     f"exist. Fix: create bucket {self.bucket!r} (lgstats store check --create)")
+                self.fs.mkdir(self.bucket)
+                created = True
+            self.fs.ls(self.bucket)
+            return created
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - botocore's and fsspec's errors alike: named with the fix
+            raise StoreError(f"the object store {where} cannot be listed: {exc}. Fix: correct "
+                             "LGSTATS_STORE_ENDPOINT_URL, LGSTATS_STORE_KEY_ID and LGSTATS_STORE_SECRET") from exc
+
     def url(self, key: str) -> str:
         return f"{self.scheme}://{key}"
 

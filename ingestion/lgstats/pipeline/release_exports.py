@@ -372,10 +372,12 @@ class FilesAlongside:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _partial(final: Path) -> Path:
+def _partial(final: Path, fresh: bool = True) -> Path:
+    """The folder a release's files are written into before it is renamed ``final`` (emptied when ``fresh``)."""
     work = final.with_name(final.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "data").mkdir(parents=True)
+    if fresh:
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "data").mkdir(parents=True)
     return work
 
 
@@ -421,7 +423,7 @@ def export(release_id: str | None = None, settings: Settings | None = None,
             work = _partial(final)
             data = write_data(conn, release["schema_name"], list(release["marts"]), work / "data", progress)
         else:
-            work = final.with_name(final.name + ".partial")
+            work = _partial(final, fresh=False)
         package = datapackage(conn, s, release, data)
         (work / "datapackage.json").write_text(json.dumps(package, indent=2, default=str) + "\n", encoding="utf-8")
         counts = _write_changes(conn, release, work)

@@ -182,16 +182,12 @@ def _workers_ready(stack: Stack) -> bool:
 
 def _check_store(s) -> None:
     """Reach the object store before any task needs it: a wrong endpoint, key or bucket is named now."""
-    from lgstats.pipeline.object_store import ObjectStore
+    from lgstats.pipeline.object_store import ObjectStore, StoreError
 
-    store = ObjectStore.from_settings(s)
-    bucket = store.root.split("/", 1)[0]
     try:
-        store.fs.ls(bucket)
-    except Exception as exc:  # noqa: BLE001 - botocore's and fsspec's errors alike: named with the fix
-        raise StackError(f"the object store {s.store_url} (endpoint {s.store_endpoint_url or 'AWS'}) cannot be "
-                         f"listed: {exc}. Fix: create bucket {bucket!r}, or correct LGSTATS_STORE_ENDPOINT_URL, "
-                         "LGSTATS_STORE_KEY_ID and LGSTATS_STORE_SECRET") from exc
+        ObjectStore.from_settings(s).check(s)
+    except StoreError as exc:
+        raise StackError(str(exc)) from exc
 
 
 def serve(executor: str = "local", workers: int = 2, port: int | None = None, wait_seconds: float = 180,
