@@ -471,6 +471,17 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     return serve(executor=args.executor, workers=args.workers, port=args.port, store=args.store)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from lgstats.services import remote_worker
+
+    if not args.env_file.is_file():
+        print(f"error: {args.env_file}: no such file. Fix: copy $AIRFLOW_HOME/worker.env from the host that runs "
+              "`lgstats airflow --executor celery` with LGSTATS_SERVICE_ADDRESS set", file=sys.stderr)
+        return 2
+    remote_worker.exec_worker(args.name, args.concurrency)
+    return 0  # not reached: the process became the worker
+
+
 def cmd_trigger(args: argparse.Namespace) -> int:
     from lgstats.services import trigger
 
@@ -583,12 +594,22 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--store", default=None, metavar="s3://BUCKET/PREFIX",
                    help="keep snapshots in this object store (default $LGSTATS_STORE_URL; unset: the home's folder)")
     a.set_defaults(func=cmd_airflow)
+    wk = sub.add_parser("worker", help="a Celery worker for a stack on another host (its worker.env), with its own "
+                                       "home; it shares nothing but the services and the object store")
+    wk.add_argument("--env-file", type=Path, required=True, help="the stack's $AIRFLOW_HOME/worker.env")
+    wk.add_argument("--name", required=True, help="the name its tasks record as their hostname")
+    wk.add_argument("--concurrency", type=int, default=None, help="task slots (default: the stack's)")
+    wk.set_defaults(func=cmd_worker)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     private_home.restrict_new_files()  # for every process lgstats starts, too
+    if args.command == "worker" and args.env_file.is_file():  # its settings before any are read
+        from lgstats.services import remote_worker
+
+        os.environ.update(remote_worker.read_env_file(args.env_file))
     try:
         s = get_settings()
         private_home.secure(s.home, warehouse.server_user(s))

@@ -65,13 +65,22 @@ def write_pwfile(folder: Path, secret: str, owner: str | None) -> Path:
     return path
 
 
-def harden_hba(pgdata: Path) -> bool:
+def hba(network: str | None = None) -> str:
+    """Password-only ``pg_hba.conf``: loopback, and the workers' network when the server listens on it."""
+    if not network:
+        return HBA
+    return HBA + (f"# Workers on other hosts (LGSTATS_SERVICE_ADDRESS); use TLS on a network you do not control.\n"
+                  f"host    all   all   {network}   scram-sha-256\n")
+
+
+def harden_hba(pgdata: Path, network: str | None = None) -> bool:
     """Write the password-only ``pg_hba.conf``; True when it changed (the server must reload)."""
     path = pgdata / "pg_hba.conf"
-    if path.exists() and path.read_text(encoding="utf-8") == HBA:
+    text = hba(network)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     stat = path.stat() if path.exists() else None
-    path.write_text(HBA, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     if stat is not None:
         os.chown(path, stat.st_uid, stat.st_gid)
         os.chmod(path, 0o600)

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     store_key_id: str | None = Field(None, description="the object store's access key id (unset: boto's own "
                                      "lookup: environment, profile, instance role)")
     store_secret: str | None = Field(None, repr=False, description="that key's secret")
+    service_address: str | None = Field(None, description="for workers on other hosts: an address of this "
+                                        "machine, with the network its workers are on (e.g. 10.0.0.5/24), on "
+                                        "which the embedded warehouse, Redis and the Airflow API listen besides "
+                                        "127.0.0.1; the warehouse takes password logins from that network. "
+                                        "Unset: loopback only")
 
     def env_password(self, name: str) -> str | None:
         """``LGSTATS_<NAME>_PASSWORD`` of a role or service that has no field here (Airflow's metadata role, Redis):
@@ -171,6 +176,20 @@ class Settings(BaseSettings):
     def pg(self) -> PgParams:
         """What the pipeline and dbt connect as: the owner role ``lgstats_pipeline``, never the superuser."""
         return self.role_pg("pipeline")
+
+    @property
+    def service_host(self) -> str:
+        """Where this machine's services answer: the service address, or loopback."""
+        import ipaddress
+
+        return str(ipaddress.ip_interface(self.service_address).ip) if self.service_address else "127.0.0.1"
+
+    @property
+    def service_network(self) -> str | None:
+        """The network workers on other hosts connect from (pg_hba.conf's line for them)."""
+        import ipaddress
+
+        return str(ipaddress.ip_interface(self.service_address).network) if self.service_address else None
 
     @property
     def pgdata(self) -> Path:
@@ -233,6 +252,8 @@ def warehouse_env(settings: Settings | None = None) -> dict[str, str]:
         "LGSTATS_PG_PASSWORD": s.pg.password,
         "LGSTATS_PG_DBNAME": s.pg.dbname,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        # dbt's own log in the home, not in the checkout: a worker may run from a read-only image
+        "DBT_LOG_PATH": str(s.home / "logs" / "dbt"),
     }
     return env
 

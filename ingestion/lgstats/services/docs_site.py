@@ -154,4 +154,15 @@ sources, licence, coverage, chart, downloads, citation)</li>
 <p>Analysts: see <code>docs/analyst-guide.md</code>. Operators: <code>docs/operations.md</code>.</p>
 </body></html>
 """, encoding="utf-8")
+    _share(site, s)
     return site / "index.html"
+
+
+def _share(site: Path, s) -> None:
+    """With an object store, the built site goes there too (``<prefix>/site/``): it was built on whichever worker
+    ran the build, and people read it from any host."""
+    from lgstats.pipeline.object_store import ObjectStore
+
+    store = ObjectStore.from_settings(s)
+    if store is not None:
+        store.put_tree(site, "site")

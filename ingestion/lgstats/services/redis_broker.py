@@ -22,10 +22,10 @@ from lgstats.services.airflow_metadata import StackError
 ROLE = "redis"
 
 
-def config(folder: Path, port: int, password: str) -> Path:
+def config(folder: Path, port: int, password: str, hosts: tuple[str, ...] = ("127.0.0.1",)) -> Path:
     path = folder / "redis.conf"
     credentials.write_private(path, "\n".join([
-        "bind 127.0.0.1", f"port {port}", "protected-mode yes", f'requirepass "{password}"',
+        f"bind {' '.join(hosts)}", f"port {port}", "protected-mode yes", f'requirepass "{password}"',
         'save ""', "appendonly no", f"dir {folder}", f"logfile {folder / 'redis.log'}", "daemonize no", ""]))
     return path
 
@@ -40,7 +40,8 @@ def start(s: Settings, port: int) -> tuple[subprocess.Popen, str]:
     secret = s.password(ROLE)
     folder = s.airflow_home / "redis"
     folder.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([exe, str(config(folder, port, secret))], stdout=subprocess.DEVNULL,
+    hosts = tuple(dict.fromkeys(["127.0.0.1", s.service_host]))  # and the workers' network, when set
+    proc = subprocess.Popen([exe, str(config(folder, port, secret, hosts))], stdout=subprocess.DEVNULL,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"redis://:{quote(secret, safe='')}@127.0.0.1:{port}/0"
     import redis

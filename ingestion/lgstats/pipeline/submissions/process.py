@@ -206,6 +206,11 @@ def _process_locked(conn, path: Path, tpl: contract.Template, member: str, templ
                             received_at=received_at.isoformat(timespec="seconds"), licence=LICENCE,
                             licence_url=None, synthetic=member_row.get("synthetic") == "true", mode="submission")
     sid = snapshot.id
+    from lgstats.pipeline.object_store import ObjectStore
+
+    store = ObjectStore.from_settings()
+    if store is not None:  # the file as received outlives this worker's disk
+        store.put(snapshot)
     problems: list[checks.Problem] = []
     try:
         sheet = intake.read(data, original, limits)
@@ -336,6 +341,24 @@ def _set_aside(entry_path: Path, member: str, template_name: str, message: str) 
 
 
 def process_inbox() -> list[Result]:
+    """The inbox of this home, and, with an object store, the files waiting in the store's inbox (claimed and
+    brought into this home's inbox first: lgstats/pipeline/submissions/store_inbox.py)."""
+    from lgstats.pipeline.object_store import ObjectStore
+
+    store = ObjectStore.from_settings()
+    if store is None:
+        return _process_local_inbox()
+    from lgstats.core import warehouse
+    from lgstats.pipeline.submissions import store_inbox
+
+    with warehouse.connect(autocommit=True) as conn:  # holds the claims until every pulled file is settled
+        pulled = store_inbox.pull(store, conn, get_settings().home / "inbox")
+        results = _process_local_inbox()
+        store_inbox.settle(store, pulled, results, _stamp())
+    return results
+
+
+def _process_local_inbox() -> list[Result]:
     """Every file waiting in the inbox, each claimed and processed on its own: a refused or broken file is
     reported and set aside, and never stops the others. Nothing is followed: a folder or file that is a link
     is reported and never entered or read (a link to another folder would have had its files moved and loaded);
