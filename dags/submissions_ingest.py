@@ -19,10 +19,12 @@ DOC_MD = f"""
 ### submissions_ingest: member submissions
 
 **Purpose.** Process the files members drop in `$LGSTATS_HOME/inbox/<member>/<template>/` (or send with
-`lgstats submit`): keep each as received in the snapshot store, check it against its template's data
-contract (`ingestion/submissions/templates.yml`) with Great Expectations, load valid rows into
-`raw.submissions__<template>`, set rejected rows aside in `quarantine.submissions__<template>` with their
-reasons, and write a report for the member. Counts land in `ops.submissions`.
+`lgstats submit`), and with an object store (`LGSTATS_STORE_URL`) those waiting in its `inbox/<member>/<template>/`
+(claimed by one worker, then moved to `inbox/.processed/` or `inbox/.failed/`): keep each as received in the
+snapshot store, check it against its template's data contract (`ingestion/submissions/templates.yml`) with
+Great Expectations, load valid rows into `raw.submissions__<template>`, set rejected rows aside in
+`quarantine.submissions__<template>` with their reasons, and write a report for the member. Counts land in
+`ops.submissions`.
 
 **Source.** Member local governments and associations; templates in `data/templates/`.
 In replay mode the synthetic samples in `data/replay/submissions/` are put in the inbox first.

@@ -233,3 +233,36 @@ def test_a_member_files_report_lands_in_the_store(settings, warehouse_url, monke
     stored = {p.rsplit("/", 1)[1] for p in store.fs.find(f"{store.root}/reports/submissions")}
     assert {Path(result.report_html).name, Path(result.report_csv).name} \
         <= stored, stored
+
+
+def test_a_member_file_in_the_stores_inbox_is_claimed_by_one_worker_only_and_settled_by_its_outcome(
+        settings, tmp_path, pg_admin_url):
+    """Two workers list the same waiting file: the first claims it (an advisory lock, as S3 has no rename), the
+    second passes it by. It leaves the inbox only when settled: processed files to .processed, failed ones to
+    .failed with their error report; a file not processed this run stays."""
+    import psycopg
+
+    from lgstats.pipeline.submissions import store_inbox
+    from lgstats.pipeline.submissions.process import Result
+
+    store = ObjectStore.from_settings(settings)
+    base = f"{store.root}/inbox"
+    for name in ("good.csv", "broken.csv", "later.csv"):
+        store.fs.pipe_file(f"{base}/LGA-PH-01/lga_profile/{name}", f"{name}\n".encode())
+    store.fs.pipe_file(f"{base}/.processed/LGA-PH-01/lga_profile/old.csv", b"old\n")  # not waiting
+    assert [k.rsplit("/", 1)[1] for k in store_inbox.waiting(store)] == ["broken.csv", "good.csv", "later.csv"]
+    with psycopg.connect(pg_admin_url, autocommit=True) as a, psycopg.connect(pg_admin_url, autocommit=True) as b:
+        pulled = store_inbox.pull(store, a, tmp_path / "a" / "inbox")
+        assert len(pulled) == 3 and (tmp_path / "a/inbox/LGA-PH-01/lga_profile/good.csv").read_bytes() == b"good.csv\n"
+        assert store_inbox.pull(store, b, tmp_path / "b" / "inbox") == []  # claimed by the other worker
+        assert not (tmp_path / "b" / "inbox").exists()
+        report = tmp_path / "broken.csv.error.txt"
+        report.write_text("processing broken.csv failed (ValueError: bad)")
+        results = [Result("s1", "LGA-PH-01", "lga_profile", "good.csv", "accepted", 1, 1, 0, "ok"),
+                   Result("-", "LGA-PH-01", "lga_profile", "broken.csv", "failed", 0, 0, 0, "bad",
+                          report_html=str(report))]
+        store_inbox.settle(store, pulled, results, "20261205T000000Z")
+    assert [k.rsplit("/", 1)[1] for k in store_inbox.waiting(store)] == ["later.csv"]
+    assert store.fs.cat_file(f"{base}/.processed/LGA-PH-01/lga_profile/20261205T000000Z__good.csv") == b"good.csv\n"
+    assert store.fs.exists(f"{base}/.failed/LGA-PH-01/lga_profile/20261205T000000Z__broken.csv")
+    assert b"ValueError: bad" in store.fs.cat_file(f"{base}/.failed/LGA-PH-01/lga_profile/broken.csv.error.txt")

@@ -201,4 +201,9 @@ def test_the_workers_share_snapshots_through_the_object_store_service_with_a_req
         assert env["LGSTATS_STORE_SECRET"].startswith("${OBJECT_STORE_PASSWORD:?"), name
         assert "object-store" in services[name]["depends_on"], name
     assert "lgstats store check --create" in " ".join(services["airflow-init"]["command"])
+    env = services["airflow-worker"]["environment"]  # task logs in the store, read back by the API server
+    assert env["AIRFLOW__LOGGING__REMOTE_LOGGING"] == "true"
+    assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"].endswith("/logs")
+    conn = env["AIRFLOW_CONN_" + env["AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID"].upper()]
+    assert '"conn_type": "aws"' in conn and "${OBJECT_STORE_PASSWORD:?" in conn
     assert "object-store-data" in compose["volumes"]

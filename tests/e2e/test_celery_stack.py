@@ -187,7 +187,7 @@ def stack(tmp_path_factory, host_warehouse, hosts, s3, webhook, reference):
         assert all(w.poll() is None for w in workers.values()), {n: _worker_log(h)[-2000:] for n, h in on.items()}
         yield {"env": env, "home": home, "port": port, "proc": proc, "out": seen, "state": state,
                "url": state["url"], "workers": {n: w.pid for n, w in workers.items()}, "procs": workers,
-               "hosts": on, "s3": s3}
+               "hosts": on, "s3": s3, "service_host": hosts.service_host}
     finally:
         for w in workers.values():
             if w.poll() is None:
@@ -388,51 +388,6 @@ def test_a_failing_task_sends_exactly_one_alert_naming_its_worker(stack, webhook
     assert alert["try_number"] == 2  # retried once, alerted once
 
 
-def test_a_worker_killed_mid_upload_leaves_no_visible_snapshot_and_its_retry_completes_it(stack, hosts,
-                                                                                           reference_rows):
-    """The object store holds the PUT of the sidecar of stats_nz's snapshot: the worker has uploaded the data
-    files and is killed before the sidecar arrives (the held request is then dropped, as a server drops a
-    request whose client is gone). Nothing is visible; the retry on the other host uploads it whole."""
-    from lgstats.services.trigger import Follower
-
-    api, store, s3 = _api(stack), _store(stack), stack["s3"]
-    assert store.visible("stats_nz", "agr_forestry") == []
-    s3.hold(r"/snapshots/stats_nz/agr_forestry/dt=[^/]+/_origin\.json$")
-    try:
-        started = _lgstats(stack["env"], "trigger", "stats_nz", "--mode", "replay", "--json")
-        assert started.returncode == 0, started.stderr
-        run_id = json.loads(started.stdout)["runs"][0]["run_id"]
-        assert s3.gate.arrived.wait(240), "the sidecar upload never came"
-        ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/fetch_agr_forestry")
-        victim = ti["hostname"]
-        assert ti["state"] == "running" and victim in stack["workers"], ti
-        partition = s3.gate.held[0].lstrip("/").rsplit("/", 1)[0]
-        uploaded = [k for k in store.fs.find(partition)]
-        assert uploaded and not any(k.endswith("_origin.json") for k in uploaded), uploaded
-        kill_session(stack["workers"][victim])  # the worker and its tasks, as if its host died
-        stack["procs"][victim].wait(timeout=30)
-        assert store.visible("stats_nz", "agr_forestry") == []  # files, but no sidecar: invisible
-    finally:
-        s3.release(drop=True)
-    survivor = next(w for w in stack["workers"] if w != victim)
-    follower = Follower(api, lambda _m: None)
-    wait_for(lambda: follower.poll("stats_nz_ingest", run_id)["state"] in ("success", "failed"), 300,
-             "the ingest run to finish after the kill")
-    ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/fetch_agr_forestry")
-    assert ti["state"] == "success" and ti["try_number"] == 2 and ti["hostname"] == survivor, ti
-    [visible] = store.visible("stats_nz", "agr_forestry")
-    assert store.fs.exists(f"{store.root}/snapshots/{visible}/_origin.json")
-    wait_for(lambda: _build_done_after(api, run_id), 600, "the Asset-triggered build after the retried fetch")
-    url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
-    assert reference_rows["stats_nz"] and fct_rows(url, "source_dataset like 'stats_nz/%'") == \
-        reference_rows["stats_nz"]
-    # the host comes back (same home), as a rebooted machine would, for the tests after this one
-    host = stack["hosts"][victim]
-    stack["procs"][victim] = _start_worker(host, victim, stack["home"])
-    stack["workers"][victim] = stack["procs"][victim].pid
-    wait_for(lambda: _worker_log(host).count("ready.") >= 2, 120, f"{victim} to be back")
-
-
 def test_a_member_file_dropped_in_the_stores_inbox_is_processed_on_a_worker_host(stack):
     import psycopg
 
@@ -501,8 +456,59 @@ def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_mart
     marts = mart_rows(url)  # every mart, now that the stack has loaded what the reference run did
     assert len(marts) >= 10 and sum(map(len, marts.values())) > 1000
     assert {t: rows for t, rows in marts.items() if rows != reference_rows["marts"].get(t)} == {}
-    assert f"{victim} exited" in "".join(stack["out"])  # reported by the stack, which kept running
-    assert stack["proc"].poll() is None
+    assert stack["proc"].poll() is None  # the stack kept running
+    _revive(stack, victim)
+
+
+def test_a_worker_killed_mid_upload_leaves_no_visible_snapshot_and_its_retry_completes_it(stack, hosts,
+                                                                                           reference_rows):
+    """The object store holds the PUT of the sidecar of stats_nz's snapshot: the worker has uploaded the data
+    files and is killed before the sidecar arrives (the held request is then dropped, as a server drops a
+    request whose client is gone). Nothing is visible; the retry on the other host uploads it whole."""
+    from lgstats.services.trigger import Follower
+
+    api, store, s3 = _api(stack), _store(stack), stack["s3"]
+    assert store.visible("stats_nz", "agr_forestry")  # from the mid-load test: replaced by this run's upload
+    s3.hold(r"/snapshots/stats_nz/agr_forestry/dt=[^/]+/_origin\.json$")
+    try:
+        started = _lgstats(stack["env"], "trigger", "stats_nz", "--mode", "replay", "--json")
+        assert started.returncode == 0, started.stderr
+        run_id = json.loads(started.stdout)["runs"][0]["run_id"]
+        assert s3.gate.arrived.wait(240), "the sidecar upload never came"
+        ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/fetch_agr_forestry")
+        victim = ti["hostname"]
+        assert ti["state"] == "running" and victim in stack["workers"], ti
+        partition = s3.gate.held[0].lstrip("/").rsplit("/", 1)[0]
+        uploaded = [k for k in store.fs.find(partition)]
+        assert uploaded and not any(k.endswith("_origin.json") for k in uploaded), uploaded
+        kill_session(stack["workers"][victim])  # the worker and its tasks, as if its host died
+        stack["procs"][victim].wait(timeout=30)
+        # the old sidecar went first, the new one never came: nothing of stats_nz is visible
+        assert store.visible("stats_nz", "agr_forestry") == []
+    finally:
+        s3.release(drop=True)
+    survivor = next(w for w in stack["workers"] if w != victim)
+    follower = Follower(api, lambda _m: None)
+    wait_for(lambda: follower.poll("stats_nz_ingest", run_id)["state"] in ("success", "failed"), 300,
+             "the ingest run to finish after the kill")
+    ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/fetch_agr_forestry")
+    assert ti["state"] == "success" and ti["try_number"] == 2 and ti["hostname"] == survivor, ti
+    [visible] = store.visible("stats_nz", "agr_forestry")
+    assert store.fs.exists(f"{store.root}/snapshots/{visible}/_origin.json")
+    wait_for(lambda: _build_done_after(api, run_id), 600, "the Asset-triggered build after the retried fetch")
+    url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
+    assert reference_rows["stats_nz"] and fct_rows(url, "source_dataset like 'stats_nz/%'") == \
+        reference_rows["stats_nz"]
+    _revive(stack, victim)
+
+
+def _revive(stack, name: str) -> None:
+    """The host comes back (same home), as a rebooted machine would, for the tests after this one."""
+    host = stack["hosts"][name]
+    ready = _worker_log(host).count("ready.")
+    stack["procs"][name] = _start_worker(host, name, stack["home"])
+    stack["workers"][name] = stack["procs"][name].pid
+    wait_for(lambda: _worker_log(host).count("ready.") > ready, 120, f"{name} to be back")
 
 
 def _build_done_after(api, run_id: str) -> bool:
@@ -536,6 +542,7 @@ def test_the_stack_stops_on_sigterm_with_no_process_left_even_with_a_task_runnin
                                        "query ilike '%raw.%oecd__sng_wofi_finance%'").fetchone()[0], 240,
                  "the oecd load to run (and wait)")
         sessions = {p.pid for p in psutil.Process(proc.pid).children()}  # each component leads its session
+        sessions |= set(stack["workers"].values())  # and each worker on its host
         tree = [p for p in psutil.process_iter() if _sid(p.pid) in sessions]
         _stop_and_check(stack, proc, tree)
     finally:
@@ -560,9 +567,18 @@ def _stop_and_check(stack, proc, tree):
             listening |= {c.laddr.ip for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
         except psutil.NoSuchProcess:
             pass
-    assert "127.0.0.1" in listening and listening <= {"127.0.0.1", "::1"}, listening  # Redis, API: loopback only
+    # Redis, API, PostgreSQL: loopback, and the service address the worker hosts reach (when there are such hosts)
+    assert listening and listening <= {"127.0.0.1", "::1", stack["service_host"]}, listening
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 0
+    for worker in stack["procs"].values():  # the hosts' workers are stopped on their hosts, the same way
+        kill_session(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        kill_session(worker.pid)
+        worker.wait()
     time.sleep(1)
     left = [p for p in tree if _alive(p)]
     assert left == [], [(p.pid, p.name()) for p in left]

@@ -1,0 +1,42 @@
+"""worker.env: what a worker on another host gets from the stack (lgstats/services/remote_worker.py)."""
+
+from __future__ import annotations
+
+import stat
+
+from lgstats.core.settings import Settings
+from lgstats.services import remote_worker
+
+
+def test_worker_env_points_at_the_service_address_and_withholds_the_superusers_and_readers_passwords(tmp_path,
+                                                                                                    monkeypatch):
+    for role in ("ADMIN", "PIPELINE", "ANALYST", "BI"):
+        monkeypatch.setenv(f"LGSTATS_{role}_PASSWORD", f"{role.lower()}-secret-123")
+    s = Settings(home=tmp_path, warehouse_url="postgresql://postgres:admin-secret-123@127.0.0.1:5999/lgstats",
+                 service_address="10.9.1.1/16", store_url="s3://b/p", store_endpoint_url="http://10.9.1.1:9000",
+                 store_key_id="k", store_secret="store-secret")
+    stack = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg://airflow:m@127.0.0.1:5999/lgstats_airflow",
+             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": "x", "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+             "AIRFLOW__CELERY__BROKER_URL": "redis://:r@127.0.0.1:6390/0",
+             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://10.9.1.1:8080/execution/",
+             "LGSTATS_HOME": str(tmp_path), "LGSTATS_ADMIN_PASSWORD": "admin-secret-123",
+             "LGSTATS_ANALYST_PASSWORD": "analyst-secret-123", "LGSTATS_STORE_URL": "s3://b/p",
+             "LGSTATS_TASK_RETRIES": "1", "PATH": "/usr/bin", **remote_worker.remote_logging_env(s)}
+    env = remote_worker.worker_env(s, stack)
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg://airflow:m@10.9.1.1:5999/lgstats_airflow"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:r@10.9.1.1:6390/0"
+    assert env["LGSTATS_WAREHOUSE_URL"] == "postgresql://postgres@10.9.1.1:5999/lgstats"  # no password
+    assert env["LGSTATS_PIPELINE_PASSWORD"] == "pipeline-secret-123"
+    assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == "s3://b/p/logs"
+    assert env["LGSTATS_TASK_RETRIES"] == "1" and "PATH" not in env and "LGSTATS_HOME" not in env
+    text = repr(env)
+    assert "admin-secret-123" not in text and "analyst-secret-123" not in text and "bi-secret-123" not in text
+    path = remote_worker.write_env_file(tmp_path / "worker.env", env)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert remote_worker.read_env_file(path) == env
+
+
+def test_a_managed_warehouse_keeps_its_own_host_name():
+    assert remote_worker._at("postgresql://u@db.example.org:5432/x", "10.0.0.5") == "postgresql://u@db.example.org:5432/x"
+    assert remote_worker._at("redis://:p@localhost:6380/0", "10.0.0.5") == "redis://:p@10.0.0.5:6380/0"
