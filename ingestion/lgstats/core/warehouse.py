@@ -146,7 +146,8 @@ def _start_server(s: Settings) -> None:
     from lgstats.core import access
 
     pgdata = s.pgdata
-    access.harden_hba(pgdata, s.service_network)  # the workers' network only while the server listens on it
+    if not access.trusts_anyone(pgdata):  # a home made with trust is migrated after the start (_migrate_trust)
+        access.harden_hba(pgdata, s.service_network)  # the workers' network only while the server listens on it
     hosts = ",".join(dict.fromkeys(["127.0.0.1", s.service_host]))
     opts = f"-h {hosts} -p {s.warehouse_port} -k ''"  # pg_ctl runs this through sh: '' = no socket
     try:
