@@ -14,14 +14,14 @@ def test_worker_env_points_at_the_service_address_and_withholds_the_superusers_a
         monkeypatch.setenv(f"LGSTATS_{role}_PASSWORD", f"{role.lower()}-secret-123")
     s = Settings(home=tmp_path, warehouse_url="postgresql://postgres:admin-secret-123@127.0.0.1:5999/lgstats",
                  service_address="10.9.1.1/16", store_url="s3://b/p", store_endpoint_url="http://10.9.1.1:9000",
-                 store_key_id="k", store_secret="store-secret")
+                 store_key_id="k", store_secret="store-secret", task_retries=1)
     stack = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg://airflow:m@127.0.0.1:5999/lgstats_airflow",
              "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": "x", "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
              "AIRFLOW__CELERY__BROKER_URL": "redis://:r@127.0.0.1:6390/0",
              "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://10.9.1.1:8080/execution/",
              "LGSTATS_HOME": str(tmp_path), "LGSTATS_ADMIN_PASSWORD": "admin-secret-123",
              "LGSTATS_ANALYST_PASSWORD": "analyst-secret-123", "LGSTATS_STORE_URL": "s3://b/p",
-             "LGSTATS_TASK_RETRIES": "1", "PATH": "/usr/bin", **remote_worker.remote_logging_env(s)}
+             "PATH": "/usr/bin", **remote_worker.remote_logging_env(s)}
     env = remote_worker.worker_env(s, stack)
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg://airflow:m@10.9.1.1:5999/lgstats_airflow"
     assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

@@ -141,6 +141,16 @@ class Settings(BaseSettings):
 
         credentials.ensure(self.home, [n for n in names if not self.env_password(n)])
 
+    def as_env(self, leave_out: tuple[str, ...] = ()) -> dict[str, str]:
+        """The settings in force as ``LGSTATS_*`` variables, for a process on another host (worker.env): every
+        field that differs from its default, and the variables that have no field (per-source base URLs and
+        API keys, role passwords), less ``leave_out``."""
+        env = {f"LGSTATS_{name.upper()}": str(getattr(self, name)) for name, field in type(self).model_fields.items()
+               if getattr(self, name) is not None and getattr(self, name) != field.default}
+        fields = {f"LGSTATS_{name.upper()}" for name in type(self).model_fields}
+        env |= {k: v for k, v in os.environ.items() if k.startswith("LGSTATS_") and k not in fields and v}
+        return {k: v for k, v in env.items() if k not in leave_out}
+
     @staticmethod
     def named_variable(name: str) -> str | None:
         """A per-source variable the registry names in full (``LGSTATS_<SOURCE>_BASE_URL``, ``auth.env``); it

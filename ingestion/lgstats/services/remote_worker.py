@@ -26,7 +26,8 @@ WITHHELD = ("LGSTATS_HOME", "LGSTATS_WORKER_NAME", "LGSTATS_ADMIN_PASSWORD", "LG
 FORWARDED = ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CORE__HOSTNAME_CALLABLE", "AIRFLOW__API_AUTH__JWT_SECRET",
              "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__CELERY__WORKER_CONCURRENCY", "AIRFLOW__LOGGING__REMOTE_LOGGING",
              "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER", "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID",
-             "AIRFLOW_CONN_" + STORE_CONN_ID.upper(), "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT")
+             "AIRFLOW_CONN_" + STORE_CONN_ID.upper(), "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT",
+             "LGSTATS_SCHEDULES")  # the stack's own default (off on one machine), not the settings' default
 
 
 def remote_logging_env(s: Settings) -> dict[str, str]:
@@ -61,7 +62,7 @@ def _at(url: str, host: str) -> str:
 def worker_env(s: Settings, stack_env: dict[str, str]) -> dict[str, str]:
     """What ``worker.env`` holds, from the stack's own environment."""
     host = s.service_host
-    env = {k: v for k, v in stack_env.items() if k.startswith("LGSTATS_") and k not in WITHHELD}
+    env = s.as_env(WITHHELD)
     env |= {k: stack_env[k] for k in FORWARDED if k in stack_env}
     conn = stack_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     admin = s.admin_pg

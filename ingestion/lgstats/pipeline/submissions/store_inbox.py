@@ -40,8 +40,11 @@ def _lock_id(key: str) -> int:
 def waiting(store: ObjectStore) -> list[str]:
     """The objects waiting in the store's inbox (``<member>/<template>/<file>``, nothing deeper)."""
     base = f"{store.root}/{INBOX}"
-    keys = [k for k in store.fs.glob(f"{base}/*/*/*") if store.fs.isfile(k)]
-    return sorted(k for k in keys if k[len(base) + 1:].split("/", 1)[0] not in INTERNAL)
+    try:
+        keys = store.fs.find(base)  # objects only, one listing
+    except FileNotFoundError:
+        return []
+    return sorted(k for k in keys if len(parts := k[len(base) + 1:].split("/")) == 3 and parts[0] not in INTERNAL)
 
 
 def pull(store: ObjectStore, conn, local_inbox: Path) -> list[Pulled]:
