@@ -262,7 +262,8 @@ def _measure(args, url: str) -> int:
                "targets": TARGETS, "loaders": [], "scales": []}
     if args.keep_scales and not args.scales and (RESULTS / "latest.json").exists():
         previous = json.loads((RESULTS / "latest.json").read_text())
-        results["scales"] = [{"measured_at": previous["generated_at"], **sc} for sc in previous.get("scales", [])]
+        results["scales"] = [{"measured_at": previous["generated_at"], "commit": previous.get("commit"), **sc}
+                             for sc in previous.get("scales", [])]
     if args.keep_loaders and not args.rows and (RESULTS / "latest.json").exists():
         previous = json.loads((RESULTS / "latest.json").read_text())
         results["loaders"] = [{"measured_at": previous["generated_at"], "commit": previous.get("commit"), **r}
