@@ -1,7 +1,10 @@
-"""Production mode end to end: ``lgstats airflow --executor celery --workers 2`` (Redis, PostgreSQL metadata,
-two named Celery workers), real DAG runs triggered through the REST API (``lgstats trigger``), the
-Asset-triggered ``warehouse_build``, a worker killed mid-load, one webhook alert per failed task, and the
-Airflow UI in headless Chromium. One stack for the whole module; its marts are compared with those of
+"""Production mode end to end, with workers that share no disk: ``lgstats airflow --executor celery --workers 0``
+(Redis, PostgreSQL metadata, snapshots, reports and task logs in an S3 object store) and ``lgstats worker``s on
+simulated hosts (tests/simulated_hosts.py: a network namespace and a read-only file system but for an empty home
+each). Real DAG runs triggered through the REST API (``lgstats trigger``), the Asset-triggered
+``warehouse_build``, a worker killed mid-upload and another mid-load in one run, one webhook alert per failed
+task, a member's file from the store's inbox, and the Airflow UI in headless Chromium. One stack for the whole
+module, and two builds of the marts (each is minutes of Cosmos tasks): its marts are compared with those of
 ``lgstats run --mode replay`` on the same inputs, in another database."""
 
 from __future__ import annotations
@@ -37,12 +40,60 @@ def _lgstats(env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def webhook():
-    """The alert destination: records every POST."""
+def hosts(tmp_path_factory):
+    """Three simulated hosts (tests/simulated_hosts.py): two workers from the start, and one that joins before
+    the kill test; where `ip netns` is not permitted, three homes on this machine (the isolation checks skip,
+    saying why)."""
+    from tests.simulated_hosts import HomesHere, HostNetwork, reason_unavailable
+
+    root = tmp_path_factory.mktemp("hosts")
+    reason = reason_unavailable()
+    with (HomesHere(root, 3, reason) if reason else HostNetwork(root, 3)) as net:
+        yield net
+
+
+def _isolated(hosts) -> None:
+    if hosts.reason:
+        pytest.skip(f"workers could not be put on simulated hosts: {hosts.reason}")
+
+
+@pytest.fixture(scope="module")
+def s3(hosts):
+    from tests.s3_server import S3Server
+
+    server = S3Server(hosts.service_host).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def host_warehouse(hosts):
+    """A PostgreSQL of the stack's own that also listens on the service address (the session's server listens
+    on loopback only), the way `lgstats warehouse start` runs it with LGSTATS_SERVICE_ADDRESS."""
+    import shutil
+    import tempfile
+
+    from lgstats.core import warehouse
+    from lgstats.core.settings import Settings
+    from tests.conftest import _database_url
+
+    home = Path(tempfile.mkdtemp(prefix="lgstats-stack-pg-"))
+    s = Settings(home=home, warehouse_port=free_port(), warehouse_url=None, service_address=hosts.service_address)
+    warehouse.start(s)
+    try:
+        yield _database_url(s.admin_pg.model_copy(update={"dbname": "postgres"}).url, "celery_stack")
+    finally:
+        warehouse.stop(s)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def webhook(hosts):
+    """The alert destination: records every POST (on the service address: the workers send the alerts)."""
     from pytest_httpserver import HTTPServer
     from werkzeug import Response
 
-    server = HTTPServer(host="127.0.0.1", port=free_port())
+    server = HTTPServer(host=hosts.service_host, port=free_port())
     received: list[dict] = []
 
     def hook(request):
@@ -91,12 +142,23 @@ def mart_rows(url: str) -> dict[str, list[tuple]]:
         return {t: conn.execute(f"select {cols} from marts.{t} order by {cols}").fetchall() for t, cols in columns}
 
 
+BUCKET = "lgstats-stack"
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, fresh_database, webhook, reference):
+def stack(tmp_path_factory, host_warehouse, hosts, s3, webhook, reference):
+    """`lgstats airflow --executor celery --workers 0` on this machine, with its snapshots, reports and task logs
+    in the object store; its two workers are `lgstats worker` on the simulated hosts, each with an empty home
+    and the stack's worker.env, as docs/operations.md says to add a worker on another machine."""
+    from lgstats.core.settings import Settings
+    from lgstats.pipeline.object_store import ObjectStore
+
     server, _ = webhook
     home = tmp_path_factory.mktemp("stack")
     port = free_port()
-    env = {**os.environ, "LGSTATS_HOME": str(home), "LGSTATS_WAREHOUSE_URL": fresh_database(),
+    store = {"LGSTATS_STORE_URL": f"s3://{BUCKET}/lgstats", "LGSTATS_STORE_ENDPOINT_URL": s3.url,
+             "LGSTATS_STORE_KEY_ID": "testing", "LGSTATS_STORE_SECRET": "testing"}
+    env = {**os.environ, **store, "LGSTATS_HOME": str(home), "LGSTATS_WAREHOUSE_URL": host_warehouse,
            "LGSTATS_REDIS_PORT": str(free_port()), "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
            "LGSTATS_SCHEDULES": "off",  # triggered runs only: nothing may call the real sources
            "LGSTATS_TASK_RETRIES": "1", "LGSTATS_RETRY_DELAY_SECONDS": "2",
@@ -104,22 +166,61 @@ def stack(tmp_path_factory, fresh_database, webhook, reference):
            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",  # the DAG files do not change under test
            "AIRFLOW_CONN_LGSTATS_ALERTS": server.url_for("/hook"),
            "LGSTATS_WORLD_BANK_BASE_URL": server.url_for("/wb")}
+    if hosts.service_address:
+        env["LGSTATS_SERVICE_ADDRESS"] = hosts.service_address
     env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-    proc = subprocess.Popen([LGSTATS, "airflow", "--executor", "celery", "--workers", "2", "--port", str(port)],
+    ObjectStore.from_settings(Settings(home=home, store_url=store["LGSTATS_STORE_URL"], store_endpoint_url=s3.url,
+                                       store_key_id="testing", store_secret="testing")).fs.mkdir(BUCKET)
+    proc = subprocess.Popen([LGSTATS, "airflow", "--executor", "celery", "--workers", "0", "--port", str(port)],
                             env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: list[str] = []
     threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    workers: dict[str, subprocess.Popen] = {}
     try:
         wait_for(lambda: "Ctrl-C stops every component" in "".join(seen) or proc.poll() is not None, 240,
                  "the stack to come up")
         assert proc.poll() is None, "".join(seen)[-3000:]
         state = json.loads((home / "airflow" / "stack.json").read_text())
+        on = {}
+        for i, host in enumerate(hosts.hosts[:2], 1):
+            name = f"simulated-host-{i}"
+            workers[name] = _start_worker(host, name, home)
+            on[name] = host
+        wait_for(lambda: all("ready." in _worker_log(h) for h in on.values()) or
+                 any(w.poll() is not None for w in workers.values()), 120, "the workers to be ready")
+        assert all(w.poll() is None for w in workers.values()), {n: _worker_log(h)[-2000:] for n, h in on.items()}
         yield {"env": env, "home": home, "port": port, "proc": proc, "out": seen, "state": state,
-               "url": f"http://127.0.0.1:{port}"}
+               "url": state["url"], "workers": {n: w.pid for n, w in workers.items()}, "procs": workers,
+               "hosts": on, "s3": s3, "service_host": hosts.service_host}
     finally:
+        for w in workers.values():
+            if w.poll() is None:
+                kill_session(w.pid, signal.SIGTERM)
+        for w in workers.values():
+            try:
+                w.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                kill_session(w.pid)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=120)
+
+
+def _start_worker(host, name: str, stack_home: Path) -> subprocess.Popen:
+    """`lgstats worker` on ``host``: its worker.env is copied into the host's home, as an operator copies it."""
+    import shutil
+
+    env_file = host.home / "worker.env"
+    shutil.copyfile(stack_home / "airflow" / "worker.env", env_file)
+    env_file.chmod(0o600)
+    log = open(host.home.parent / f"{host.home.name}-worker.log", "a")  # noqa: SIM115 - the worker's lifetime
+    return host.popen([LGSTATS, "worker", "--env-file", str(env_file), "--name", name], host.env(),
+                      stdout=log, stderr=subprocess.STDOUT, cwd=str(host.home))
+
+
+def _worker_log(host) -> str:
+    path = host.home.parent / f"{host.home.name}-worker.log"
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def _api(stack):
@@ -151,13 +252,74 @@ def test_two_ingests_at_once_and_their_asset_triggered_builds_run_on_two_named_w
         assert {r["state"] for r in out["doc"]["runs"]} == {"success"}
         assert all(r["run_id"].startswith("asset_triggered__") for r in out["doc"]["runs"][1:])
         assert all(t["state"] == "success" for r in out["doc"]["runs"] for t in r["tasks"])
-    workers = set(stack["state"]["workers"])
+    workers = set(stack["workers"])
     hosts = {t["hostname"] for out in outs.values() for r in out["doc"]["runs"] for t in r["tasks"]}
     assert len(workers) == 2 and hosts == workers, (hosts, workers)
     url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
     for source in ("un_sdg", "world_bank"):
         assert reference_rows[source], f"the reference run has {source} rows"
         assert fct_rows(url, f"source_dataset like '{source}/%'") == reference_rows[source], source
+    # what the workers shared went through the store: the snapshots are there, not in the stack's home
+    store = _store(stack)
+    assert store.visible("un_sdg", "series_data") and store.visible("world_bank", "indicators")
+    assert not (stack["home"] / "snapshots").exists(), list((stack["home"] / "snapshots").rglob("*"))[:5]
+    fetched_on = {t["hostname"] for out in outs.values() for r in out["doc"]["runs"] for t in r["tasks"]
+                  if t["task_id"].startswith("load_")}
+    for name in fetched_on:  # a host that loaded a dataset read its snapshot from the store into its own cache
+        assert list((stack["hosts"][name].home / "cache" / "snapshots").rglob("_origin.json")), name
+
+
+def _store(stack):
+    from lgstats.core.settings import Settings
+    from lgstats.pipeline.object_store import ObjectStore
+
+    e = stack["env"]
+    return ObjectStore.from_settings(Settings(home=stack["home"], store_url=e["LGSTATS_STORE_URL"],
+                                              store_endpoint_url=e["LGSTATS_STORE_ENDPOINT_URL"],
+                                              store_key_id="testing", store_secret="testing"))
+
+
+def test_each_worker_host_can_write_only_its_home_and_reach_only_the_service_address(stack, hosts):
+    """The simulated hosts share nothing: a write anywhere but the home fails, and this machine's loopback
+    (where nothing is offered to them) is not theirs."""
+    _isolated(hosts)
+    probe = ("import os, socket, sys\n"
+             "open(os.path.join(os.environ['LGSTATS_HOME'], 'probe'), 'w').write('ok')\n"
+             "for path in (sys.argv[1], '/tmp/lgstats-probe', '/root/lgstats-probe'):\n"
+             "    try:\n        open(path, 'w')\n        print('WROTE', path)\n"
+             "    except OSError as exc:\n        print('refused', path, exc.errno)\n"
+             "for host, port in ((sys.argv[2], int(sys.argv[3])), ('127.0.0.1', int(sys.argv[3]))):\n"
+             "    try:\n        socket.create_connection((host, port), timeout=3).close()\n"
+             "        print('reached', host)\n"
+             "    except OSError:\n        print('unreachable', host)\n")
+    api_port = str(stack["port"])
+    for name, host in stack["hosts"].items():
+        other = next(h for n, h in stack["hosts"].items() if n != name)
+        done = host.run([sys.executable, "-c", probe, str(other.home / "intruder"), hosts.service_host, api_port],
+                        host.env())
+        assert done.returncode == 0, done.stdout
+        assert "WROTE" not in done.stdout and done.stdout.count("refused") == 3, done.stdout
+        assert f"reached {hosts.service_host}" in done.stdout and "unreachable 127.0.0.1" in done.stdout, done.stdout
+        assert (host.home / "probe").read_text() == "ok"
+        assert not (other.home / "intruder").exists()
+
+
+def test_a_task_log_written_on_a_simulated_host_is_read_through_the_api_server(stack):
+    """Remote logging: the worker's task log lands in the store (logs/), and the API server, which cannot reach
+    the worker, serves it from there."""
+    api = _api(stack)
+    [run] = api.call("GET", "/dags/un_sdg_ingest/dagRuns", params={"order_by": "-run_after", "limit": 1})["dag_runs"]
+    path = f"/dags/un_sdg_ingest/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances/load_series_data"
+    ti = api.call("GET", path)
+    assert ti["state"] == "success" and ti["hostname"] in stack["workers"], ti
+    store = _store(stack)
+    logs = [k for k in store.fs.glob(f"{store.root}/logs/dag_id=un_sdg_ingest/**") if "task_id=load_series_data" in k
+            and store.fs.isfile(k)]
+    assert logs, "no task log of load_series_data in the store"
+    assert not list((stack["home"] / "airflow" / "logs").glob("dag_id=un_sdg_ingest/**/task_id=load_series_data/*"))
+    body = api.call("GET", f"{path}/logs/{ti['try_number']}", params={"full_content": "true"})
+    text = json.dumps(body)
+    assert "Returned value was" in text and "raw.un_sdg__series_data" in text, text[:2000]
 
 
 def test_the_airflow_ui_shows_every_dag_the_runs_and_a_task_log(stack):
@@ -226,25 +388,48 @@ def test_a_failing_task_sends_exactly_one_alert_naming_its_worker(stack, webhook
     assert len(alerts) == 1, alerts
     [alert] = alerts
     assert alert["dag_id"] == "world_bank_ingest" and alert["task_id"] == "fetch_indicators"
-    assert alert["hostname"] in stack["state"]["workers"] and alert["hostname"] == failed[0]["hostname"]
+    assert alert["hostname"] in stack["workers"] and alert["hostname"] == failed[0]["hostname"]
     assert alert["try_number"] == 2  # retried once, alerted once
 
 
-def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_marts_match(stack, reference_rows):
+def test_workers_killed_mid_upload_and_mid_load_leave_nothing_partial_and_the_retries_give_the_marts(
+        stack, hosts, reference_rows):
+    """One stats_nz run, two deaths. A third host joins (as docs/operations.md adds a worker), so that two can
+    die. The object store holds the PUT of the snapshot's sidecar: the fetching host is killed after its data
+    files and before the sidecar (the held request is then dropped, as a server drops a request whose client is
+    gone), and nothing is visible. The fetch's retry on another host uploads the snapshot whole; the load then
+    waits on a lock the test holds and its host is killed with the load's transaction open. The load's retry on
+    the last host completes the run, and the marts equal those of `lgstats run`."""
     import psycopg
 
     from lgstats.services.trigger import Follower
 
-    api = _api(stack)
+    joining = "simulated-host-3"
+    stack["procs"][joining] = _start_worker(hosts.hosts[2], joining, stack["home"])
+    stack["workers"][joining] = stack["procs"][joining].pid
+    stack["hosts"][joining] = hosts.hosts[2]
+    wait_for(lambda: "ready." in _worker_log(hosts.hosts[2]), 120, f"{joining} to be ready")
+    api, store, s3 = _api(stack), _store(stack), stack["s3"]
     url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
-    # The load is quick; to kill its worker surely in the middle of it, the test holds a lock that the load's
-    # write into raw waits for: the load's transaction is open and blocked when the worker dies.
+    assert store.visible("stats_nz", "agr_forestry") == []  # this stack has not fetched stats_nz yet
     blocker, watch = psycopg.connect(url), psycopg.connect(url, autocommit=True)
-    blocker.execute("lock table raw.stats_nz__agr_forestry in share mode")
+    blocker.execute("lock table raw.stats_nz__agr_forestry in share mode")  # the load's write will wait on it
+    s3.hold(r"/snapshots/stats_nz/agr_forestry/dt=[^/]+/_origin\.json$")
     try:
         started = _lgstats(stack["env"], "trigger", "stats_nz", "--mode", "replay", "--json")
         assert started.returncode == 0, started.stderr
         run_id = json.loads(started.stdout)["runs"][0]["run_id"]
+        assert s3.gate.arrived.wait(240), "the sidecar upload never came"
+        ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/fetch_agr_forestry")
+        uploader = ti["hostname"]
+        assert ti["state"] == "running" and uploader in stack["workers"], ti
+        partition = s3.gate.held[0].lstrip("/").rsplit("/", 1)[0]
+        uploaded = store.fs.find(partition)
+        assert uploaded and not any(k.endswith("_origin.json") for k in uploaded), uploaded
+        kill_session(stack["workers"][uploader])  # the worker and its tasks, as if its host died
+        stack["procs"][uploader].wait(timeout=30)
+        s3.release(drop=True)
+        assert store.visible("stats_nz", "agr_forestry") == []  # data files without a sidecar: invisible
 
         def load_blocked_mid_write():
             ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/load_agr_forestry")
@@ -252,30 +437,69 @@ def test_a_worker_killed_mid_load_has_its_task_retried_on_the_other_and_the_mart
                                     "and query ilike '%raw.%stats_nz__agr_forestry%'").fetchone()[0]
             return ti if ti["state"] == "running" and ti.get("hostname") and waiting else None
 
-        victim = wait_for(load_blocked_mid_write, 240, "load_agr_forestry to block in its write")["hostname"]
-        kill_session(stack["state"]["workers"][victim])  # the worker and its tasks, as if its host died
+        loader = wait_for(load_blocked_mid_write, 300, "the retried fetch, then the load blocked in its write")[
+            "hostname"]
+        fetch = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/fetch_agr_forestry")
+        assert fetch["state"] == "success" and fetch["try_number"] == 2 and fetch["hostname"] != uploader, fetch
+        [visible] = store.visible("stats_nz", "agr_forestry")  # the retry uploaded it whole
+        assert store.fs.exists(f"{store.root}/snapshots/{visible}/_origin.json")
+        assert loader != uploader
+        kill_session(stack["workers"][loader])
+        stack["procs"][loader].wait(timeout=30)
     finally:
+        s3.release(drop=True)
         blocker.rollback()
         blocker.close()
         watch.close()
-    survivor = next(w for w in stack["state"]["workers"] if w != victim)
-
+    [survivor] = [w for w in stack["workers"] if w not in (uploader, loader)]
     follower = Follower(api, lambda _m: None)
     wait_for(lambda: follower.poll("stats_nz_ingest", run_id)["state"] in ("success", "failed"), 300,
-             "the ingest run to finish after the kill")
+             "the ingest run to finish after the kills")
     ti = api.call("GET", f"/dags/stats_nz_ingest/dagRuns/{run_id}/taskInstances/load_agr_forestry")
     assert ti["state"] == "success" and ti["try_number"] == 2 and ti["hostname"] == survivor, ti
     assert follower.poll("stats_nz_ingest", run_id)["state"] == "success"
     wait_for(lambda: _build_done_after(api, run_id), 600, "the Asset-triggered build after the retried load")
-    url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
     for source in SOURCES:  # the retried load and everything loaded before it
         assert fct_rows(url, f"source_dataset like '{source}/%'") == reference_rows[source], source
     assert reference_rows["stats_nz"]
     marts = mart_rows(url)  # every mart, now that the stack has loaded what the reference run did
     assert len(marts) >= 10 and sum(map(len, marts.values())) > 1000
     assert {t: rows for t, rows in marts.items() if rows != reference_rows["marts"].get(t)} == {}
-    assert f"{victim} exited" in "".join(stack["out"])  # reported by the stack, which kept running
-    assert stack["proc"].poll() is None
+    assert stack["proc"].poll() is None  # the stack kept running
+
+
+def test_a_member_file_dropped_in_the_stores_inbox_is_processed_on_a_worker_host(stack):
+    """After the marts were compared: the member's rows go into them too (the build this starts is the task
+    the SIGTERM test finds running)."""
+    import psycopg
+
+    from lgstats.services.trigger import Follower
+
+    store = _store(stack)
+    sample = PROJECT_DIR / "data" / "replay" / "submissions" / "LGA-PH-01" / "lga_profile.csv"
+    key = f"{store.root}/inbox/LGA-PH-01/lga_profile/lga_profile.csv"
+    store.fs.put_file(str(sample), key)
+    started = _lgstats(stack["env"], "trigger", "submissions", "--mode", "live", "--json")
+    assert started.returncode == 0, started.stderr
+    run_id = json.loads(started.stdout)["runs"][0]["run_id"]
+    api = _api(stack)
+    follower = Follower(api, lambda _m: None)
+    run = wait_for(lambda: (r := follower.poll("submissions_ingest", run_id))["state"] in ("success", "failed")
+                   and r, 300, "the submissions run")
+    assert run["state"] == "success", run
+    task = api.call("GET", f"/dags/submissions_ingest/dagRuns/{run_id}/taskInstances/process_inbox")
+    assert task["state"] == "success" and task["hostname"] in stack["workers"], task
+    assert not store.fs.exists(key)  # it left the store's inbox ...
+    processed = store.fs.glob(f"{store.root}/inbox/.processed/LGA-PH-01/lga_profile/*__lga_profile.csv")
+    assert len(processed) == 1 and store.fs.cat_file(processed[0]) == sample.read_bytes()  # ... kept as received
+    reports = store.fs.glob(f"{store.root}/reports/submissions/lga_profile/**/report.html")
+    assert reports, "the member's report is not in the store"
+    assert b"LGA-PH-01" in store.fs.cat_file(reports[0])
+    with psycopg.connect(stack["env"]["LGSTATS_WAREHOUSE_URL"]) as conn:
+        rows = conn.execute("select count(*) from raw.submissions__lga_profile where member_code = 'LGA-PH-01'"
+                            ).fetchone()[0]
+    assert rows > 0
+    assert not (stack["home"] / "inbox").exists()  # the stack's own disk took no part
 
 
 def _build_done_after(api, run_id: str) -> bool:
@@ -296,25 +520,36 @@ def _sid(pid: int) -> int | None:
 
 
 def test_the_stack_stops_on_sigterm_with_no_process_left_even_with_a_task_running(stack):
+    """A task is running when the stack is stopped: the oecd load, which waits on a lock the test holds (or
+    a task of the build the member's file started, whichever runs first on the one worker left)."""
     import psycopg
 
     proc = stack["proc"]
     url = stack["env"]["LGSTATS_WAREHOUSE_URL"]
-    blocker, watch = psycopg.connect(url), psycopg.connect(url, autocommit=True)
+    blocker = psycopg.connect(url)
     blocker.execute("lock table raw.oecd__sng_wofi_finance in share mode")  # its load waits: a task is running
     try:
         started = _lgstats(stack["env"], "trigger", "oecd", "--mode", "replay")
         assert started.returncode == 0, started.stderr
-        wait_for(lambda: watch.execute("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and "
-                                       "query ilike '%raw.%oecd__sng_wofi_finance%'").fetchone()[0], 240,
-                 "the oecd load to run (and wait)")
-        sessions = {p.pid for p in psutil.Process(proc.pid).children()}  # each component leads its session
-        tree = [p for p in psutil.process_iter() if _sid(p.pid) in sessions]
+
+        def tree_with_a_task():
+            sessions = {p.pid for p in psutil.Process(proc.pid).children()}  # each component leads its session
+            sessions |= set(stack["workers"].values())  # and each worker on its host
+            tree = [p for p in psutil.process_iter() if _sid(p.pid) in sessions]
+            return tree if any(_is_task(p) for p in tree) else None
+
+        tree = wait_for(tree_with_a_task, 240, "a task to run")
         _stop_and_check(stack, proc, tree)
     finally:
         blocker.rollback()
         blocker.close()
-        watch.close()
+
+
+def _is_task(p) -> bool:
+    try:
+        return _alive(p) and " -- " in p.name() + " ".join(p.cmdline())
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _alive(p) -> bool:
@@ -326,16 +561,25 @@ def _alive(p) -> bool:
 
 def _stop_and_check(stack, proc, tree):
     assert len(tree) >= 6  # redis, the four core components, the surviving worker (and their children)
-    assert any(" -- " in p.name() + " ".join(p.cmdline()) for p in tree if _alive(p)), "a task process is running"
+    assert any(_is_task(p) for p in tree), "a task process is running"
     listening = set()
     for p in [psutil.Process(proc.pid), *tree]:
         try:
             listening |= {c.laddr.ip for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
         except psutil.NoSuchProcess:
             pass
-    assert "127.0.0.1" in listening and listening <= {"127.0.0.1", "::1"}, listening  # Redis, API: loopback only
+    # Redis, API, PostgreSQL: loopback, and the service address the worker hosts reach (when there are such hosts)
+    assert listening and listening <= {"127.0.0.1", "::1", stack["service_host"]}, listening
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 0
+    for worker in stack["procs"].values():  # the hosts' workers are stopped on their hosts, the same way
+        kill_session(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        kill_session(worker.pid)
+        worker.wait()
     time.sleep(1)
     left = [p for p in tree if _alive(p)]
     assert left == [], [(p.pid, p.name()) for p in left]
