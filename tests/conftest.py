@@ -26,25 +26,19 @@ SHARED_RUN_FIXTURES = {"clean_replay", "replay_run"}
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Groups for ``pytest -n 3 --dist loadgroup`` (make test): the tests that share the session's clean
-    replay run stay on one worker (it runs once per worker), in two groups (SECOND_REPLAY_GROUP); every other
-    file stays whole on a worker (its module fixtures are built once). Without xdist the marks do nothing."""
+    replay run stay on one worker (it runs once); every other file stays whole on a worker (its module
+    fixtures are built once). Without xdist the marks do nothing."""
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             shared = SHARED_RUN_FIXTURES & set(getattr(item, "fixturenames", ()))
-            module = item.nodeid.split("::")[0]
-            group = (SECOND_REPLAY_GROUP.get(module, "clean_replay") if shared else module)
-            item.add_marker(pytest.mark.xdist_group(group))
+            item.add_marker(pytest.mark.xdist_group("clean_replay" if shared else item.nodeid.split("::")[0]))
     # the longest groups first (xdist hands groups out in collection order), so neither worker is left
     # alone with one of them at the end: longest-processing-time-first scheduling
     items.sort(key=lambda item: LONGEST_FIRST.index(_group(item)) if _group(item) in LONGEST_FIRST
                else len(LONGEST_FIRST))
 
 
-LONGEST_FIRST = ["airflow_stack", "clean_replay", "clean_replay_b"]
-# Modules whose tests need the clean replay run but go to a group of their own: on another worker they make
-# their own run (minutes of CPU) instead of queueing behind the rest of "clean_replay" (over 15 minutes alone).
-SECOND_REPLAY_GROUP = {"tests/e2e/test_releases.py": "clean_replay_b",
-                       "tests/reliability/test_killed_run.py": "clean_replay_b"}
+LONGEST_FIRST = ["airflow_stack", "clean_replay"]
 
 
 def _group(item) -> str:
