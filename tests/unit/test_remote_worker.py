@@ -40,3 +40,19 @@ def test_worker_env_points_at_the_service_address_and_withholds_the_superusers_a
 def test_a_managed_warehouse_keeps_its_own_host_name():
     assert remote_worker._at("postgresql://u@db.example.org:5432/x", "10.0.0.5") == "postgresql://u@db.example.org:5432/x"
     assert remote_worker._at("redis://:p@localhost:6380/0", "10.0.0.5") == "redis://:p@10.0.0.5:6380/0"
+
+
+def test_worker_env_carries_the_stacks_schedule_setting(tmp_path, monkeypatch):
+    """A stack on one machine keeps its ingest schedules off unless LGSTATS_SCHEDULES is set; its workers on
+    other hosts render the same DAGs, so worker.env says the same."""
+    from lgstats.services.airflow_stack import stack_settings
+
+    monkeypatch.delenv("LGSTATS_SCHEDULES", raising=False)
+    stack = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg://airflow:m@127.0.0.1:5999/lgstats_airflow",
+             "AIRFLOW__CELERY__BROKER_URL": "redis://:r@127.0.0.1:6390/0",
+             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/"}
+    off = stack_settings(Settings(home=tmp_path, warehouse_url="postgresql://p:x@127.0.0.1:5999/lgstats"))
+    assert not off.schedules_on and remote_worker.worker_env(off, stack)["LGSTATS_SCHEDULES"] == "off"
+    monkeypatch.setenv("LGSTATS_SCHEDULES", "on")
+    on = stack_settings(Settings(home=tmp_path, warehouse_url="postgresql://p:x@127.0.0.1:5999/lgstats"))
+    assert on.schedules_on and "LGSTATS_SCHEDULES" not in remote_worker.worker_env(on, stack)  # the default

@@ -113,10 +113,15 @@ def stack_env(s: Settings, executor: str, port: int, conn: str, broker_url: str 
         # them idle while it waits for Celery to confirm finished tasks
         env["AIRFLOW__CORE__PARALLELISM"] = os.environ.get("AIRFLOW__CORE__PARALLELISM", "32")
     env.pop("LGSTATS_WORKER_NAME", None)
-    # on this machine the ingest DAGs run when triggered: with their schedules on, unpausing one (as `lgstats
-    # trigger` does) would first start its due live run; LGSTATS_SCHEDULES=on turns them on (compose: on)
-    env.setdefault("LGSTATS_SCHEDULES", "off")
+    env["LGSTATS_SCHEDULES"] = s.schedules  # the stack's own default: stack_settings
     return env
+
+
+def stack_settings(s: Settings) -> Settings:
+    """The settings of a stack on this machine: its ingest DAGs run when triggered unless LGSTATS_SCHEDULES says
+    otherwise (compose: on); with their schedules on, unpausing one (as `lgstats trigger` does) would first
+    start its due live run."""
+    return s if "schedules" in s.model_fields_set else s.model_copy(update={"schedules": "off"})
 
 
 @dataclass
@@ -197,7 +202,7 @@ def _check_store(s) -> None:
 
 def serve(executor: str = "local", workers: int = 2, port: int | None = None, wait_seconds: float = 180,
           store: str | None = None) -> int:
-    s = get_settings()
+    s = stack_settings(get_settings())
     if store:  # `--store s3://…`: LGSTATS_STORE_URL for this stack and every process it starts
         s = s.model_copy(update={"store_url": store})
     port = port or s.airflow_port
