@@ -25,7 +25,7 @@ SHARED_RUN_FIXTURES = {"clean_replay", "replay_run"}
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Groups for ``pytest -n 3 --dist loadgroup`` (make test): the tests that share the session's clean
+    """Groups for ``pytest -n 2 --dist loadgroup`` (make test): the tests that share the session's clean
     replay run stay on one worker (it runs once); every other file stays whole on a worker (its module
     fixtures are built once). Without xdist the marks do nothing."""
     for item in items:
