@@ -23,6 +23,14 @@ _counter = itertools.count()
 SHARED_RUN_FIXTURES = {"clean_replay", "replay_run"}
 
 
+def pytest_configure(config):
+    """Keep the collection order below when xdist hands out groups: by default it reorders them by their
+    number of tests, which sent the Celery group (eight long tests) out after every module of many short ones,
+    nine minutes into the run."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Groups for ``pytest -n 2 --dist loadgroup`` (make test): the tests that share the session's clean

@@ -48,6 +48,7 @@ def test_worker_env_carries_the_stacks_schedule_setting(tmp_path, monkeypatch):
     from lgstats.services.airflow_stack import stack_settings
 
     monkeypatch.delenv("LGSTATS_SCHEDULES", raising=False)
+    monkeypatch.setenv("LGSTATS_PIPELINE_PASSWORD", "pipeline-secret-123")  # worker.env carries it
     stack = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg://airflow:m@127.0.0.1:5999/lgstats_airflow",
              "AIRFLOW__CELERY__BROKER_URL": "redis://:r@127.0.0.1:6390/0",
              "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/"}
@@ -56,3 +57,35 @@ def test_worker_env_carries_the_stacks_schedule_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("LGSTATS_SCHEDULES", "on")
     on = stack_settings(Settings(home=tmp_path, warehouse_url="postgresql://p:x@127.0.0.1:5999/lgstats"))
     assert on.schedules_on and "LGSTATS_SCHEDULES" not in remote_worker.worker_env(on, stack)  # the default
+
+
+def test_a_celery_worker_imports_dbt_once_at_start_for_the_task_processes_it_forks(tmp_path, monkeypatch):
+    """The stack's Celery setting, as a worker reads it (worker.env forwards it): the worker's app, once its
+    modules are imported at start (Celery's import_modules, before it forks task processes), holds dbt and
+    Cosmos; without the setting it does not, so each Cosmos task would import dbt again."""
+    import os
+    import subprocess
+    import sys
+
+    from lgstats.services.airflow_stack import CELERY_CONFIG
+
+    monkeypatch.setenv("LGSTATS_PIPELINE_PASSWORD", "pipeline-secret-123")
+    stack = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg://airflow:m@127.0.0.1:5999/lgstats_airflow",
+             "AIRFLOW__CELERY__BROKER_URL": "redis://:r@127.0.0.1:6390/0",
+             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/",
+             "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": CELERY_CONFIG}
+    env = remote_worker.worker_env(Settings(home=tmp_path, warehouse_url="postgresql://p:x@127.0.0.1:5999/l"), stack)
+    assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == CELERY_CONFIG
+    probe = ("import sys\n"
+             "from airflow.providers.celery.executors.celery_executor import app\n"
+             "before = 'dbt.cli.main' in sys.modules\n"
+             "app.loader.import_default_modules()\n"
+             "print(before, 'dbt.cli.main' in sys.modules, 'cosmos.operators.local' in sys.modules)\n")
+    base = {k: v for k, v in os.environ.items() if k != "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"}
+    base |= {"AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"}
+    runs = {name: subprocess.run([sys.executable, "-c", probe], env=base | extra, capture_output=True, text=True,
+                                 timeout=120)
+            for name, extra in (("with", {"AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": CELERY_CONFIG}), ("without", {}))}
+    assert runs["with"].returncode == 0, runs["with"].stderr[-2000:]
+    assert runs["with"].stdout.split()[-3:] == ["False", "True", "True"], runs["with"].stdout
+    assert runs["without"].stdout.split()[-3:] == ["False", "False", "False"], runs["without"].stdout

@@ -83,6 +83,9 @@ def ensure_admin_password(airflow_home: Path) -> Path:
     return path
 
 
+CELERY_CONFIG = "lgstats.services.celery_config.CELERY_CONFIG"
+
+
 def worker_names(count: int) -> list[str]:
     return [f"{socket.gethostname()}-worker-{i}" for i in range(1, count + 1)]
 
@@ -109,6 +112,7 @@ def stack_env(s: Settings, executor: str, port: int, conn: str, broker_url: str 
         env["AIRFLOW__CELERY__BROKER_URL"] = broker_url
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + conn
         env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(s.worker_concurrency)
+        env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = CELERY_CONFIG  # dbt preloaded in each worker
         # the workers' slots bound the work; the scheduler's own cap (4, sized for LocalExecutor) would leave
         # them idle while it waits for Celery to confirm finished tasks
         env["AIRFLOW__CORE__PARALLELISM"] = os.environ.get("AIRFLOW__CORE__PARALLELISM", "32")
