@@ -5,13 +5,14 @@ from datetime import datetime
 from airflow.sdk import DAG, AssetAny, chain, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.operators.local import DbtBuildLocalOperator
 
 from lgstats.core.settings import PROJECT_DIR
 from lgstats.services.dag_factory import RUN_CALLBACKS, RUNBOOK, all_raw_assets, default_args
 
 DBT_DIR = PROJECT_DIR / "dbt"
 LAYERS = {
-    "staging": ["path:seeds", "path:models/staging"],
+    "staging": ["path:models/staging"],
     "intermediate": ["path:models/intermediate"],
     "marts": ["path:models/marts"],
 }
@@ -20,7 +21,8 @@ DOC_MD = f"""
 ### warehouse_build: raw → marts
 
 **Purpose.** Rebuild the warehouse from `raw.*` with dbt (Cosmos, one task group per layer: staging,
-intermediate, marts), building each model with its tests in one task (`dbt build`). Between intermediate and marts the
+intermediate, marts), building each model with its tests in one task (`dbt build`). The reference tables of
+`dbt/seeds` (CSV files of this repository) load first, all in one task (`seeds`) with the tests among them. Between intermediate and marts the
 publish gates (`expectations/publish_gates.yml`: deleted rows per series, vanished series, golden values)
 compare the new build with the published marts; a failing gate or test stops the layers after it, so the
 marts keep their last good rows. Before the intermediate layer each registry dataset's SELECT runs on its own
@@ -72,6 +74,22 @@ with DAG(
             report = gates.enforce(conn)
         return {"passed": report.passed, "findings": report.findings, "checked": report.checked}
 
+    # the seeds are files of this repository, not data the pipeline loads: one `dbt build` loads them all with
+    # the tests between seeds (cautious selection: a test that also reads a staging model runs in that layer).
+    # A task per seed cost a process and a DAG parse each on a Celery worker (docs/performance.md).
+    seeds = DbtBuildLocalOperator(
+        task_id="seeds",
+        project_dir=str(DBT_DIR),
+        profile_config=profile_config,
+        manifest_filepath=str(DBT_DIR / "target" / "manifest.json"),
+        install_deps=False,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        select="resource_type:seed",
+        indirect_selection="cautious",
+        quiet=True,
+        dbt_cmd_global_flags=["--no-write-json", "--no-populate-cache"],
+    )
+
     groups = [
         DbtTaskGroup(
             group_id=layer,
@@ -117,5 +135,5 @@ with DAG(
         return str(docs_site.build())
 
     staging, intermediate, marts = groups
-    chain(prepare_warehouse(), staging, probe_registry_datasets(), intermediate, publish_gates(), marts,
+    chain(prepare_warehouse(), seeds, staging, probe_registry_datasets(), intermediate, publish_gates(), marts,
           publish_release(), build_docs(), report_datasets_left_out())

@@ -98,3 +98,23 @@ def test_each_ingest_dag_takes_its_schedule_and_retries_from_the_registry(dagbag
     assert ingest["un_sdg_ingest"].schedule == "@weekly" and ingest["psa_ingest"].schedule == "@monthly"
     for path in DAG_FILES:
         assert "schedule=\"@" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_the_build_loads_the_seeds_in_one_task_before_every_model_and_builds_each_model_once(dagbag):
+    """The seeds (CSV files of the repository) are one task with the tests among them; every model of the dbt
+    project is its own task, and all of them come after the seeds."""
+    import json
+
+    build = dagbag.dags["warehouse_build"]
+    seeds = build.get_task("seeds")
+    assert (seeds.select, seeds.indirect_selection) == ("resource_type:seed", "cautious")
+    manifest = json.loads((PROJECT_DIR / "dbt" / "target" / "manifest.json").read_text())
+    nodes = manifest["nodes"].values()
+    models = {n["name"] for n in nodes if n["resource_type"] == "model"}
+    assert {n["name"] for n in nodes if n["resource_type"] == "seed"}, "the project has seeds"
+    tasks = [t.task_id for t in build.tasks]
+    built = [t.split(".", 1)[1].removesuffix("_model_build") for t in tasks if t.endswith("_model_build")]
+    assert sorted(built) == sorted(models)  # each model once
+    assert not [t for t in tasks if t.endswith("_seed_build")]  # no task per seed
+    after_seeds = seeds.get_flat_relative_ids(upstream=False)
+    assert {t for t in tasks if t.endswith("_model_build")} <= after_seeds
