@@ -20,16 +20,16 @@ LAYERS = {
 DOC_MD = f"""
 ### warehouse_build: raw → marts
 
-**Purpose.** Rebuild the warehouse from `raw.*` with dbt (Cosmos, one task group per layer: staging,
-intermediate, marts), building each model with its tests in one task (`dbt build`). The reference tables of
-`dbt/seeds` (CSV files of this repository) load first, all in one task (`seeds`) with the tests among them. Between intermediate and marts the
-publish gates (`expectations/publish_gates.yml`: deleted rows per series, vanished series, golden values)
-compare the new build with the published marts; a failing gate or test stops the layers after it, so the
-marts keep their last good rows. Before the intermediate layer each registry dataset's SELECT runs on its own
+**Purpose.** Rebuild the warehouse from `raw.*` with dbt (Cosmos, one task group per layer: staging, intermediate,
+marts), building each model with its tests in one task (`dbt build`). The reference tables of `dbt/seeds` (CSV files
+of this repository) load first, all in one task (`seeds`) with the tests among them. Between intermediate and marts
+the publish gates (`expectations/publish_gates.yml`: deleted rows per series, vanished series, golden values)
+compare the new build with the published marts; a failing gate or test stops the layers after it, so the marts keep
+their last good rows. Before the intermediate layer each registry dataset's SELECT runs on its own
 (`probe_registry_datasets`): a dataset that cannot build is left out and the others publish; the last task
-(`report_datasets_left_out`) then fails, naming it. With `LGSTATS_RELEASE_AFTER_BUILD=on` (production)
-the marts are then published as a citable release (`publish_release`, `lgstats release`). Last, the
-documentation site (`lgstats docs`) is refreshed.
+(`report_datasets_left_out`) then fails, naming it. With `LGSTATS_RELEASE_AFTER_BUILD=on` (production) the marts are
+then published as a citable release (`publish_release`, `lgstats release`). Last, the documentation site (`lgstats
+docs`) is refreshed.
 
 **Source.** The `raw` tables written by the `*_ingest` DAGs; scheduled on their Assets, so it runs after any load.
 

@@ -6,8 +6,10 @@ recorded in ``ops.registry_build_failures`` and left out of this build; the othe
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 
 from lgstats.core import warehouse
 from lgstats.core.settings import warehouse_env
@@ -18,13 +20,30 @@ class DatasetsLeftOut(RuntimeError):
     """Some registry datasets could not build and were left out; everything else was published."""
 
 
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
 def probe() -> list[dict]:
-    """Run the probe (one dbt invocation) and return the datasets it left out."""
+    """Run the probe (one dbt invocation) and return the datasets it left out. dbt's partial-parse file of the
+    previous probe in this home is reused (a full parse costs 3 s; the repository's own was written for another
+    warehouse, which dbt refuses), and replaced whole when the probe succeeds."""
+    from lgstats.core.settings import get_settings
+
     env = {**os.environ, **warehouse_env()}
+    kept = get_settings().home / "cache" / "dbt-probe" / PARTIAL_PARSE
     with tempfile.TemporaryDirectory(prefix="lgstats-probe-") as target:
+        if kept.exists():
+            shutil.copyfile(kept, Path(target) / PARTIAL_PARSE)
         proc = subprocess.run([transforms._bin("dbt"), "run-operation", "probe_registry_datasets", "--project-dir",
                                str(transforms.DBT_DIR), "--profiles-dir", str(transforms.DBT_DIR), "--target-path",
                                target, "--quiet"], env=env, capture_output=True, text=True)
+        written = Path(target) / PARTIAL_PARSE
+        if proc.returncode == 0 and written.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            fd, staged = tempfile.mkstemp(dir=kept.parent, suffix=".partial")
+            os.close(fd)
+            shutil.copyfile(written, staged)
+            os.replace(staged, kept)  # whole or not at all, whoever else probes in this home
     if proc.returncode != 0:
         raise RuntimeError(f"the registry probe (dbt run-operation probe_registry_datasets) failed:\n"
                            f"{(proc.stdout + proc.stderr)[-3000:]}")

@@ -21,6 +21,9 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
         "AIRFLOW__API__HOST": os.environ.get("AIRFLOW__API__HOST", "127.0.0.1"),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # Cosmos keeps dbt's partial-parse file here; dbt reparses the whole project (3 s) when the file was
+        # written for another warehouse (host, port, database), so each home keeps its own
+        "AIRFLOW__COSMOS__CACHE_DIR": str(s.home / "cache" / "cosmos"),
         "AIRFLOW__COSMOS__USE_DATASET_AIRFLOW3_URI_STANDARD": "True",
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "lgstats",
         "AIRFLOW__OPENLINEAGE__DISABLED": "True",
