@@ -41,6 +41,10 @@ profile_config = ProfileConfig(profile_name="lgstats", target_name="warehouse",
 project_config = ProjectConfig(dbt_project_path=DBT_DIR, manifest_path=DBT_DIR / "target" / "manifest.json",
                                install_dbt_deps=False)
 execution_config = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER)
+# each task is its own dbt invocation: skip writing manifest/run_results JSON (nothing reads them: the task state
+# is the result) and the up-front relation cache (a query per schema); about 0.25 s of dbt start-up saved per
+# task, measured (docs/performance.md)
+DBT_TASK_ARGS = {"quiet": True, "dbt_cmd_global_flags": ["--no-write-json", "--no-populate-cache"]}
 
 with DAG(
     dag_id="warehouse_build",
@@ -81,13 +85,12 @@ with DAG(
         task_id="seeds",
         project_dir=str(DBT_DIR),
         profile_config=profile_config,
-        manifest_filepath=str(DBT_DIR / "target" / "manifest.json"),
+        manifest_filepath=str(project_config.manifest_path),
         install_deps=False,
-        invocation_mode=InvocationMode.DBT_RUNNER,
+        invocation_mode=execution_config.invocation_mode,
         select="resource_type:seed",
         indirect_selection="cautious",
-        quiet=True,
-        dbt_cmd_global_flags=["--no-write-json", "--no-populate-cache"],
+        **DBT_TASK_ARGS,
     )
 
     groups = [
@@ -99,13 +102,11 @@ with DAG(
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select,
                                        test_behavior=TestBehavior.BUILD, emit_datasets=False,
                                        should_detach_multiple_parents_tests=True),
-            # each model is its own dbt invocation: skip writing manifest/run_results JSON (nothing reads them:
-            # the task state is the result) and the up-front relation cache (a query per schema); about 0.25 s
-            # of dbt start-up saved per task, measured (docs/performance.md)
-            operator_args={"quiet": True, "dbt_cmd_global_flags": ["--no-write-json", "--no-populate-cache"]},
+            operator_args=DBT_TASK_ARGS,
         )
         for layer, select in LAYERS.items()
     ]
+
     @task
     def probe_registry_datasets() -> list[dict]:
         """Run each registry dataset's SELECT on its own; one that fails is left out of this build (named)."""
