@@ -57,6 +57,30 @@ def test_embedded_warehouse_lifecycle(tmp_path):
     assert status.returncode == 1 and "stopped" in status.stdout
 
 
+def test_a_server_started_before_the_service_address_was_set_is_named_not_left_unreachable(tmp_path):
+    """Workers on other hosts need the server on LGSTATS_SERVICE_ADDRESS; one already running on loopback only
+    is refused with the fix, and after a stop it starts on both (127.0.0.2: a loopback address any Linux has)."""
+    home, port = tmp_path / "home", free_port()
+    env = {"LGSTATS_HOME": str(home), "LGSTATS_WAREHOUSE_PORT": str(port), "LGSTATS_WAREHOUSE_URL": "",
+           **NO_PASSWORD_ENV}
+    served = {**env, "LGSTATS_SERVICE_ADDRESS": "127.0.0.2/30"}
+    try:
+        assert lgstats("warehouse", "start", env=env, timeout=120).returncode == 0
+        for command in (("warehouse", "start"), ("warehouse", "url")):  # start, and what every command calls
+            refused = lgstats(*command, env=served)
+            assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+            assert "running on 127.0.0.1 only, not on 127.0.0.2" in refused.stderr, refused.stderr
+            assert "Fix: `lgstats warehouse stop`" in refused.stderr
+        assert lgstats("warehouse", "url", env=env).returncode == 0  # without the setting, loopback is enough
+        assert lgstats("warehouse", "stop", env=env).returncode == 0
+        assert lgstats("warehouse", "start", env=served, timeout=120).returncode == 0
+        url = lgstats("warehouse", "url", env=served).stdout.strip()
+        with psycopg.connect(url.replace("@127.0.0.1:", "@127.0.0.2:")) as conn:
+            assert conn.execute("select inet_server_addr()::text").fetchone()[0].startswith("127.0.0.2")
+    finally:
+        lgstats("warehouse", "stop", env=env)
+
+
 def test_two_first_starts_at_once_both_succeed(tmp_path):
     home, port = tmp_path / "home", free_port()
     env = {**os.environ, "LGSTATS_HOME": str(home), "LGSTATS_WAREHOUSE_PORT": str(port), "LGSTATS_WAREHOUSE_URL": "",

@@ -153,13 +153,33 @@ def start(settings: Settings | None = None) -> str:
         if not (pgdata / "PG_VERSION").exists():
             log.info("initialising the embedded warehouse in %s", pgdata)
             _initdb(s)
-        if not _is_running(pgdata):
+        started = not _is_running(pgdata)
+        if started:
             _start_server(s)
         if access.trusts_anyone(pgdata):
             _migrate_trust(s)
         _wait_ready(s)
+        if not started and s.service_address:
+            _check_listening(s)
         _ensure_database(s)
     return s.admin_pg.url
+
+
+def _listen_hosts(s: Settings) -> list[str]:
+    return list(dict.fromkeys(["127.0.0.1", s.service_host]))
+
+
+def _check_listening(s: Settings) -> None:
+    """A server started before LGSTATS_SERVICE_ADDRESS was set listens on loopback only: workers on other hosts
+    would time out on it much later, so say it now. (One started with the address serves loopback too.)"""
+    with psycopg.connect(s.admin_pg.model_copy(update={"dbname": "postgres"}).url, connect_timeout=10) as conn:
+        listening = {h.strip() for h in conn.execute("show listen_addresses").fetchone()[0].split(",")}
+    missing = [h for h in _listen_hosts(s) if h not in listening]
+    if missing:
+        raise WarehouseError(
+            f"the embedded warehouse in {s.pgdata} is running on {', '.join(sorted(listening))} only, not on "
+            f"{', '.join(missing)} (LGSTATS_SERVICE_ADDRESS), so workers on other hosts cannot reach it.\n"
+            "Fix: `lgstats warehouse stop`, then start again with LGSTATS_SERVICE_ADDRESS set.")
 
 
 def _start_server(s: Settings) -> None:
@@ -170,7 +190,7 @@ def _start_server(s: Settings) -> None:
     pgdata = s.pgdata
     if not access.trusts_anyone(pgdata):  # a home made with trust is migrated after the start (_migrate_trust)
         access.harden_hba(pgdata, s.service_network)  # the workers' network only while the server listens on it
-    hosts = ",".join(dict.fromkeys(["127.0.0.1", s.service_host]))
+    hosts = ",".join(_listen_hosts(s))
     opts = f"-h {hosts} -p {s.warehouse_port} -k ''"  # pg_ctl runs this through sh: '' = no socket
     try:
         pg_ctl(["-w", "-t", "30", "-o", opts, "-l", str(pgdata / "log"), "start"], pgdata=pgdata,
@@ -216,6 +236,8 @@ def ensure_running(settings: Settings | None = None) -> str:
     if s.external_warehouse:
         return start(s)
     if (s.pgdata / "PG_VERSION").exists() and _is_running(s.pgdata) and not _trusts(s):
+        if s.service_address:
+            _check_listening(s)
         _ensure_database(s)
         return s.admin_pg.url
     return start(s)
