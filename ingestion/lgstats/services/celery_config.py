@@ -14,8 +14,14 @@ CELERY_CONFIG = DEFAULT_CELERY_CONFIG
 @import_modules.connect
 def preload_dbt_and_cosmos(*_args, **_kwargs) -> None:
     """Run in the worker's main process at start: every task process forked later inherits these modules."""
+    import cosmos.airflow.task_group  # noqa: F401 - DbtTaskGroup, its manifest loader and graph builder
     import cosmos.operators.local  # noqa: F401
     import dbt.adapters.postgres  # noqa: F401
+    from airflow.sdk.lineage import get_hook_lineage_collector
     from dbt.cli.main import dbtRunner  # noqa: F401
 
     import lgstats.services.dag_factory  # noqa: F401
+
+    # Airflow's plugins (Cosmos's imports FastAPI), loaded and cached on the first ObjectStoragePath of a
+    # DAG parse: 0.4 of the 0.7 s that warehouse_build's parse took in each task process (docs/performance.md)
+    get_hook_lineage_collector()
